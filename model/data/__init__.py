@@ -1,0 +1,1 @@
+"""Motion data: file readers, procedural generators and the evaluation sets."""

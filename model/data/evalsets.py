@@ -1,0 +1,69 @@
+"""The named evaluation sets: real third-party motion and rigs, plus held-out procedural data.
+
+- `cmu`: CMU mocap BVH clips from Debian's `assimp-testmodels`;
+- `deepmimic`: DeepMimic humanoid clips from PyPI `pybullet`;
+- `rigify`: Blender's eight Rigify metarigs (real rolls) with seeded procedural motion;
+- `procedural`: procedural creatures and motion from seeds that training never uses.
+
+File data (Y up, no bone rolls) is given Blender-like bone frames (Y along the bone,
+roll 0, as Blender's BVH importer builds them) and turned Z-up, so every clip is a rig
+in world orientation whose twist has a meaning.
+"""
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from model.data import bvh, deepmimic, procedural, rigify
+from model.data.motion import Y_UP_TO_Z_UP, Motion
+from model.skeleton import bone_frames, default_tails
+
+CMU_DIR = Path("/usr/share/assimp/models/BVH")
+CMU_CLIPS = ("01_01", "01_03", "Boxing_Toes")
+RIGIFY_FRAMES, PROCEDURAL_FRAMES, PROCEDURAL_CLIPS = 240, 240, 16
+# Procedural seeds at or above this are held out: training draws below it.
+HELD_OUT_SEED = 1_000_000
+SETS = ("cmu", "deepmimic", "rigify", "procedural")
+
+
+def as_rig(motion: Motion, leaf_offsets: dict | None = None) -> Motion:
+    """A Y-up, roll-less clip as a Z-up rig with bones along their children."""
+    sk = motion.skeleton
+    frames = bone_frames(sk.rest_heads, default_tails(sk, leaf_offsets), np.zeros(sk.num_joints))
+    return motion.with_frames(frames).rotated(Y_UP_TO_Z_UP)
+
+
+def _cmu() -> Iterator[tuple[str, Motion]]:
+    missing = [c for c in CMU_CLIPS if not (CMU_DIR / f"{c}.bvh").exists()]
+    if missing:
+        raise FileNotFoundError(f"CMU clips {missing} not found in {CMU_DIR}: apt-get install assimp-testmodels")
+    for name in CMU_CLIPS:
+        clip = bvh.load_bvh(CMU_DIR / f"{name}.bvh")
+        yield name, as_rig(clip, clip.end_sites)
+
+
+def _deepmimic() -> Iterator[tuple[str, Motion]]:
+    for path in deepmimic.clip_paths():
+        yield path.stem.removeprefix("humanoid3d_"), as_rig(deepmimic.load_deepmimic(path))
+
+
+def _rigify() -> Iterator[tuple[str, Motion]]:
+    for name in rigify.METARIGS:
+        skeleton = rigify.load_metarig(name)
+        yield name, procedural.random_motion(skeleton, RIGIFY_FRAMES, seed=zlib.crc32(name.encode()))
+
+
+def _procedural() -> Iterator[tuple[str, Motion]]:
+    for i in range(PROCEDURAL_CLIPS):
+        seed = HELD_OUT_SEED + i
+        yield f"seed{seed}", procedural.random_motion(procedural.random_skeleton(seed), PROCEDURAL_FRAMES, seed=seed)
+
+
+def load_set(name: str) -> list[tuple[str, Motion]]:
+    loaders = {"cmu": _cmu, "deepmimic": _deepmimic, "rigify": _rigify, "procedural": _procedural}
+    if name not in loaders:
+        raise KeyError(f"unknown evaluation set {name!r}; choose from {', '.join(SETS)}")
+    return list(loaders[name]())
