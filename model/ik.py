@@ -8,6 +8,9 @@ Per joint, from where its children's heads are:
   its child direction onto the observed one, so the twist is copied from the reference;
 - no child away from its head (leaves): the reference frame's local rotation.
 
+Children sitting at a joint's own head (zero-length links, common in mocap skeletons)
+are looked through: their own children stand in for them.
+
 The closed form is path-independent: no frame-to-frame warm start is needed, and none
 could drift. Vectorised over frames and joints; the only loop is over depth levels.
 """
@@ -17,7 +20,7 @@ import numpy as np
 import torch
 
 from model.arrays import numpy_io
-from model.kinematics import level_tensors
+from model.kinematics import forward_kinematics, level_tensors
 from model.rotations import rotation_between
 from model.skeleton import Skeleton
 
@@ -29,27 +32,54 @@ class InputError(ValueError):
     """Solver inputs have the wrong shapes or non-finite values."""
 
 
+def _spread(skeleton: Skeleton, j: int, kids: list[int]) -> np.ndarray:
+    """Singular values of the rest offsets from joint j to `kids`: the first is the
+    reach, the second the spread across the main direction (the lever arm that lets
+    the children's positions show a twist)."""
+    offsets = np.zeros((max(len(kids), 3), 3))  # at least three rows: three singular values
+    offsets[: len(kids)] = skeleton.rest_heads[kids] - skeleton.rest_heads[j]
+    return np.linalg.svd(offsets, compute_uv=False)
+
+
+def _effective_children(skeleton: Skeleton) -> list[list[int]]:
+    """Per joint, the children whose heads are away from its own. A joint with none,
+    whose children all sit at its head (zero-length links, as at the hips of CMU
+    skeletons), looks through them to their own children. Links are not looked through
+    otherwise: where they move, their children would spoil the exact fit of the rest."""
+    h, tol = skeleton.rest_heads, 1e-6 * skeleton.scale
+    out = []
+    for j, kids in enumerate(skeleton.children):
+        direct = [c for c in kids if np.linalg.norm(h[c] - h[j]) > tol]
+        if not direct:
+            stack = [c for c in kids if c not in direct]
+            while stack:
+                c = stack.pop(0)
+                if np.linalg.norm(h[c] - h[j]) > tol:
+                    direct.append(c)
+                else:
+                    stack.extend(skeleton.children[c])
+        out.append(direct)
+    return out
+
+
 def _constants(skeleton: Skeleton, lever: float):
-    """Per joint: kind, padded child indices and weights, rest offsets in the bone frame,
-    and the principal (longest) child for swing joints."""
+    """Per joint: kind, padded effective-child indices and weights, and the principal
+    (farthest) one for swing joints."""
 
     def make():
         J = skeleton.num_joints
-        K = max(1, int(skeleton.num_children.max()))
+        effective = _effective_children(skeleton)
+        K = max(1, max(map(len, effective)))
         child = np.tile(np.arange(J)[:, None], (1, K))
         weight = np.zeros((J, K))
-        for j, kids in enumerate(skeleton.children):
+        for j, kids in enumerate(effective):
             child[j, : len(kids)] = kids
-        h, B = skeleton.rest_heads, skeleton.rest_frames
-        offsets = np.einsum("jba,jkb->jka", B, h[child] - h[:, None])  # B_j^T (h_c - h_j)
-        length = np.linalg.norm(offsets, axis=-1)
-        weight[length > 1e-6 * skeleton.scale] = 1.0
-        sv = np.linalg.svd(offsets * weight[..., None], compute_uv=False)
-        # sv[:, 1] is the children's spread across their main direction: the lever arm
-        # that lets their positions show the twist.
+            weight[j, : len(kids)] = 1.0
+        sv = np.array([_spread(skeleton, j, kids) for j, kids in enumerate(effective)])
         kind = np.where(sv[:, 0] <= 0, LEAF, np.where(sv[:, 1] > lever * skeleton.scale, PROCRUSTES, SWING))
-        principal = np.argmax(length * weight, axis=1)
-        return kind, child, weight, offsets, child[np.arange(J), principal], offsets[np.arange(J), principal]
+        reach = np.linalg.norm(skeleton.rest_heads[child] - skeleton.rest_heads[:, None], axis=-1) * weight
+        principal = child[np.arange(J), np.argmax(reach, axis=1)]
+        return kind, child, weight, principal
 
     return skeleton.cached(("ik_constants", lever), make)
 
@@ -80,22 +110,30 @@ def solve_rotations(skeleton: Skeleton, positions, ref_positions, ref_rotations,
     read).
     """
     check_solver_inputs(skeleton, positions, ref_positions, ref_rotations)
-    kind, child, weight, offsets, principal, principal_offset = _constants(skeleton, lever)
+    kind, child, weight, principal = _constants(skeleton, lever)
     like = positions
     as_t = lambda a: torch.as_tensor(a, dtype=like.dtype, device=like.device)
     kind_t = torch.as_tensor(kind, device=like.device)
     ref = ref_rotations.to(like.dtype)
 
+    # Offsets to the effective children in each bone's frame, as the reference pose has
+    # them: for a plain child B_j^T (h_c - h_j); through zero-length links, what the
+    # links' reference rotations make of it.
+    G_ref, p_ref = forward_kinematics(skeleton, ref)
+    to_local = lambda targets: (G_ref.transpose(-1, -2)[:, None] @ (p_ref[targets] - p_ref[:, None])[..., None])[..., 0]
+    offsets = to_local(torch.as_tensor(child))
+    principal_offset = to_local(torch.as_tensor(principal)[:, None])[:, 0]
+
     # World rotations of multi-child joints, all at once.
     d = positions[:, child] - positions[:, :, None]  # (T, J, K, 3)
-    H = torch.einsum("tjka,jkb->tjab", d * as_t(weight)[..., None], as_t(offsets))
+    H = torch.einsum("tjka,jkb->tjab", d * as_t(weight)[..., None], offsets)
     U, _, Vh = torch.linalg.svd(H)
     fix = torch.ones_like(H[..., 0])
     fix[..., 2] = torch.det(U @ Vh)
     G_fit = U @ (fix[..., None] * Vh)
 
     d_main = positions[:, principal] - positions  # (T, J, 3)
-    u_ref = (ref @ as_t(principal_offset)[..., None])[..., 0]  # reference child direction, bone-local
+    u_ref = (ref @ principal_offset[..., None])[..., 0]  # reference child direction, bone-local
 
     levels, inverse = level_tensors(skeleton, like)
     rotations, globals_ = [], []
