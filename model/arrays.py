@@ -12,9 +12,16 @@ import numpy as np
 import torch
 
 
+def _is_numpy(value) -> bool:
+    return isinstance(value, (np.ndarray, np.floating))
+
+
 def _to_torch(value):
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value))
+    if _is_numpy(value):
+        array = np.asarray(value)
+        if not (array.flags.writeable and array.flags.c_contiguous):
+            array = array.copy()  # torch wants writable memory (skeleton arrays are frozen)
+        return torch.from_numpy(array)
     return value
 
 
@@ -31,7 +38,7 @@ def numpy_io(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        numpy_in = any(isinstance(a, np.ndarray) for a in (*args, *kwargs.values()))
+        numpy_in = any(map(_is_numpy, (*args, *kwargs.values())))
         out = fn(*map(_to_torch, args), **{k: _to_torch(v) for k, v in kwargs.items()})
         return _to_numpy(out) if numpy_in else out
 

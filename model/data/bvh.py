@@ -16,7 +16,7 @@ import numpy as np
 
 from model.data.motion import Motion, MotionError
 from model.rotations import axis_rotation, bone_to_world_local, matrix_to_euler
-from model.skeleton import Skeleton
+from model.skeleton import Skeleton, parent_first_order
 
 _CHANNELS = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
 
@@ -186,7 +186,7 @@ def save_bvh(path: str | os.PathLike, motion: Motion, *, rotation_order: str = "
     sk = motion.skeleton
     J, T = sk.num_joints, motion.num_frames
     channels = getattr(motion, "channels", ()) or tuple(
-        tuple(f"{a}position" for a in "XYZ" * (p < 0)) + tuple(f"{a}rotation" for a in rotation_order)
+        tuple(f"{a}position" for a in ("XYZ" if p < 0 else "")) + tuple(f"{a}rotation" for a in rotation_order)
         for p in sk.parents
     )
     end_sites = getattr(motion, "end_sites", None)
@@ -197,12 +197,15 @@ def save_bvh(path: str | os.PathLike, motion: Motion, *, rotation_order: str = "
 
     world_local = bone_to_world_local(motion.local_rotations, sk.rest_frames)
     columns = []
-    for j, chans in enumerate(channels):
+    for j in parent_first_order(sk.parents):  # depth-first, the order the hierarchy is written in
+        chans = channels[j]
         rot_axes = "".join(c[0] for c in chans if c.endswith("rotation"))
-        if len(rot_axes) == 3:
-            angles = np.degrees(matrix_to_euler(world_local[:, j], rot_axes))
-        elif rot_axes:
-            raise ValueError(f"writing a joint with rotation channels {rot_axes!r} is not supported")
+        # Fewer than three rotation channels: decompose with the missing axes last,
+        # whose angles must then be zero.
+        order = rot_axes + "".join(a for a in "XYZ" if a not in rot_axes)
+        angles = np.degrees(matrix_to_euler(world_local[:, j], order))
+        if len(rot_axes) < 3 and np.abs(angles[:, len(rot_axes):]).max() > 1e-6:
+            raise ValueError(f"joint {sk.names[j]!r} rotates about axes its channels {rot_axes or 'none'!r} cannot write")
         for c in chans:
             axis = "XYZ".index(c[0])
             if c.endswith("rotation"):

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from model import metrics
+from model.rotations import axis_angle_to_matrix, axis_rotation
+from model.skeleton import Skeleton
+
+CHAIN = Skeleton(parents=[-1, 0, 1], rest_heads=[[0, 0, 0], [0, 0.5, 0], [0, 1, 0]])
+
+
+def test_rotation_error_known_offset_and_still_joints(rng):
+    true = axis_angle_to_matrix(rng.normal(size=(10, 3, 3)))
+    true[:, 2] = np.eye(3)  # never moves: skipped
+    pred = true @ axis_rotation(0, np.radians(10.0))
+    pred[:, 2] = axis_rotation(0, np.radians(90.0))
+    assert metrics.moving_joints(true).tolist() == [True, True, False]
+    assert metrics.rotation_error(pred, true) == pytest.approx(10.0)
+
+
+def test_twist_error_sees_only_twist(rng):
+    true = axis_angle_to_matrix(rng.normal(size=(10, 3, 3)))
+    swung = true.copy()
+    swung[:, 1:] = axis_rotation(0, np.radians(30.0)) @ true[:, 1:]  # swing only (about X, applied after)
+    twisted = true @ axis_rotation(1, np.radians(20.0))
+    assert metrics.twist_error(twisted, true, CHAIN) == pytest.approx(20.0)
+    # Joint 0 has one child too, so all three count; the root-only change is not twist.
+    assert metrics.rotation_error(twisted, true) == pytest.approx(20.0)
+    assert metrics.twist_error(true, true, CHAIN) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mpjpe_is_root_relative_and_scaled():
+    true = np.tile(CHAIN.rest_heads, (4, 1, 1))
+    pred = true + [5.0, 0, 0]  # a pure translation: no error
+    assert metrics.mpjpe_cm(pred, true, CHAIN) == pytest.approx(0.0)
+    pred = true.copy()
+    pred[:, 2, 0] += 0.1  # 0.1 on a 1.0-sized rig = 10 cm at 1 m, on one joint of three
+    assert metrics.mpjpe_cm(pred, true, CHAIN) == pytest.approx(10.0 / 3)
+
+
+def test_angular_velocity_error():
+    t = np.radians(np.arange(20) * 2.0)
+    true = np.stack([axis_rotation(2, t)] * 3, 1)
+    pred = np.stack([axis_rotation(2, 2 * t)] * 3, 1)  # twice as fast: 2 deg/frame off
+    assert metrics.angular_velocity_error(pred, true) == pytest.approx(2.0)
+    assert metrics.angular_velocity_error(true, true) == pytest.approx(0.0, abs=1e-9)
