@@ -4,6 +4,7 @@ Everything is read in bulk (`foreach_get`) and expressed in world orientation: t
 object's world rotation is folded into heads and frames, its translation dropped
 (DESIGN.md section 3).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,9 +16,7 @@ def _world_rotation(obj) -> np.ndarray:
     M = np.array(obj.matrix_world, dtype=np.float64)[:3, :3]
     scale = np.linalg.norm(M, axis=0)
     if not np.allclose(scale, 1.0, rtol=1e-5):
-        raise SkeletonError(
-            f"armature object {obj.name!r} is scaled {tuple(np.round(scale, 4))}; apply its scale first (Ctrl+A)"
-        )
+        raise SkeletonError(f"armature object {obj.name!r} is scaled {tuple(np.round(scale, 4))}; apply its scale first (Ctrl+A)")
     return M
 
 

@@ -4,6 +4,7 @@ Every numeric function in `model` is written once, in torch (so it batches, runs
 CUDA and is differentiable). Decorated with `numpy_io`, it also accepts numpy arrays:
 numpy in, numpy out, at the input's own precision (float64 stays float64).
 """
+
 from __future__ import annotations
 
 import functools

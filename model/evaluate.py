@@ -7,13 +7,14 @@ Each clip's reference pair is frame `--reference-frame` (exact, as a keyed frame
 the solver sees the other frames' joint heads (with optional Gaussian noise of the
 given standard deviation per coordinate, in cm at 1 m scale) and is scored on them.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -35,7 +36,9 @@ class Row:
     values: tuple[float, ...]  # in COLUMNS order
 
 
-def evaluate_clip(solver: Solver, motion: Motion, *, noise_cm: float = 0.0, reference_frame: int = 0, seed: int = 0) -> tuple[float, ...]:
+def evaluate_clip(
+    solver: Solver, motion: Motion, *, noise_cm: float = 0.0, reference_frame: int = 0, seed: int = 0
+) -> tuple[float, ...]:
     sk = motion.skeleton
     if not 0 <= reference_frame < motion.num_frames:
         raise ValueError(f"reference frame {reference_frame} outside the clip's {motion.num_frames} frames")
@@ -43,7 +46,9 @@ def evaluate_clip(solver: Solver, motion: Motion, *, noise_cm: float = 0.0, refe
     others = np.delete(np.arange(motion.num_frames), reference_frame)
     if others.size == 0:
         raise ValueError("a clip needs frames besides the reference frame")
-    noisy = true_positions[others] + np.random.default_rng(seed).normal(0.0, noise_cm / 100.0 * sk.scale, (others.size, sk.num_joints, 3))
+    noisy = true_positions[others] + np.random.default_rng(seed).normal(
+        0.0, noise_cm / 100.0 * sk.scale, (others.size, sk.num_joints, 3)
+    )
     pred = solver(sk, noisy, true_positions[reference_frame], motion.local_rotations[reference_frame])
     true = motion.local_rotations[others]
     result_positions = forward_kinematics(sk, pred)[1]
@@ -55,7 +60,9 @@ def evaluate_clip(solver: Solver, motion: Motion, *, noise_cm: float = 0.0, refe
     )
 
 
-def evaluate_set(solver: Solver, clips: list[tuple[str, Motion]], *, noise_cm: float, max_frames: int | None, reference_frame: int) -> list[Row]:
+def evaluate_set(
+    solver: Solver, clips: list[tuple[str, Motion]], *, noise_cm: float, max_frames: int | None, reference_frame: int
+) -> list[Row]:
     rows = []
     for i, (name, motion) in enumerate(clips):
         if max_frames:
@@ -71,7 +78,9 @@ def _fmt(x: float) -> str:
 
 def mean_values(rows: list[Row]) -> tuple[float, ...]:
     """Mean over clips of each column (clips where a metric does not apply are skipped)."""
-    return tuple(float(np.nanmean(col)) if not np.isnan(col).all() else float("nan") for col in zip(*(r.values for r in rows)))
+    return tuple(
+        float(np.nanmean(col)) if not np.isnan(col).all() else float("nan") for col in zip(*(r.values for r in rows), strict=True)
+    )
 
 
 def markdown_table(rows: list[Row]) -> str:
@@ -82,12 +91,25 @@ def markdown_table(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS, metavar="SET", help=f"evaluation sets (default: all of {', '.join(SETS)})")
+    parser = argparse.ArgumentParser(
+        prog="python -m model.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        default=list(SETS),
+        choices=SETS,
+        metavar="SET",
+        help=f"evaluation sets (default: all of {', '.join(SETS)})",
+    )
     parser.add_argument("--solver", default="ik", choices=sorted(SOLVERS), help="rotation solver (default: ik)")
-    parser.add_argument("--noise", nargs="+", type=float, default=[0.0], metavar="CM", help="position noise levels, cm at 1 m scale (default: 0)")
+    parser.add_argument(
+        "--noise", nargs="+", type=float, default=[0.0], metavar="CM", help="position noise levels, cm at 1 m scale (default: 0)"
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="use at most this many frames of each clip")
-    parser.add_argument("--reference-frame", type=int, default=0, help="frame of each clip used as the reference pair (default: 0)")
+    parser.add_argument(
+        "--reference-frame", type=int, default=0, help="frame of each clip used as the reference pair (default: 0)"
+    )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     if any(n < 0 for n in args.noise):
@@ -101,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         for noise in args.noise:
             start = time.perf_counter()
             rows = evaluate_set(solver, clips, noise_cm=noise, max_frames=args.max_frames, reference_frame=args.reference_frame)
-            print(f"  {set_name}, noise {noise:g} cm: {len(rows)} clips in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"  {set_name}, noise {noise:g} cm: {len(rows)} clips in {time.perf_counter() - start:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
             summary[(set_name, noise)] = mean_values(rows)
             sections.append(f"### {set_name}, solver `{args.solver}`, noise {noise:g} cm\n\n{markdown_table(rows)}\n")
 

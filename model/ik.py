@@ -14,6 +14,7 @@ are looked through: their own children stand in for them.
 The closed form is path-independent: no frame-to-frame warm start is needed, and none
 could drift. Vectorised over frames and joints; the only loop is over depth levels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -92,7 +93,7 @@ def check_solver_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotati
         ("ref_positions", ref_positions, (J, 3)),
         ("ref_rotations", ref_rotations, (J, 3, 3)),
     ):
-        if tuple(value.shape[-len(tail):]) != tail or (name == "positions" and value.ndim != 3):
+        if tuple(value.shape[-len(tail) :]) != tail or (name == "positions" and value.ndim != 3):
             want = "(T, " + ", ".join(map(str, tail)) + ")" if name == "positions" else str(tail)
             raise InputError(f"{name} must have shape {want} for a {J}-joint skeleton, got {tuple(value.shape)}")
         if not torch.isfinite(value).all():
@@ -111,22 +112,21 @@ def solve_rotations(skeleton: Skeleton, positions, ref_positions, ref_rotations,
     """
     check_solver_inputs(skeleton, positions, ref_positions, ref_rotations)
     kind, child, weight, principal = _constants(skeleton, lever)
-    like = positions
-    as_t = lambda a: torch.as_tensor(a, dtype=like.dtype, device=like.device)
-    kind_t = torch.as_tensor(kind, device=like.device)
-    ref = ref_rotations.to(like.dtype)
+    dtype, device = positions.dtype, positions.device
+    kind_t = torch.as_tensor(kind, device=device)
+    ref = ref_rotations.to(dtype)
 
-    # Offsets to the effective children in each bone's frame, as the reference pose has
-    # them: for a plain child B_j^T (h_c - h_j); through zero-length links, what the
-    # links' reference rotations make of it.
+    # Offsets to the effective children (and the principal one, last) in each bone's
+    # frame, as the reference pose has them: for a plain child B_j^T (h_c - h_j); through
+    # zero-length links, what the links' reference rotations make of it.
     G_ref, p_ref = forward_kinematics(skeleton, ref)
-    to_local = lambda targets: (G_ref.transpose(-1, -2)[:, None] @ (p_ref[targets] - p_ref[:, None])[..., None])[..., 0]
-    offsets = to_local(torch.as_tensor(child))
-    principal_offset = to_local(torch.as_tensor(principal)[:, None])[:, 0]
+    targets = torch.as_tensor(np.concatenate([child, principal[:, None]], 1), device=device)
+    offsets = (G_ref.transpose(-1, -2)[:, None] @ (p_ref[targets] - p_ref[:, None])[..., None])[..., 0]
+    offsets, principal_offset = offsets[:, :-1], offsets[:, -1]
 
     # World rotations of multi-child joints, all at once.
     d = positions[:, child] - positions[:, :, None]  # (T, J, K, 3)
-    H = torch.einsum("tjka,jkb->tjab", d * as_t(weight)[..., None], offsets)
+    H = torch.einsum("tjka,jkb->tjab", d * torch.as_tensor(weight, dtype=dtype, device=device)[..., None], offsets)
     U, _, Vh = torch.linalg.svd(H)
     fix = torch.ones_like(H[..., 0])
     fix[..., 2] = torch.det(U @ Vh)
@@ -135,7 +135,7 @@ def solve_rotations(skeleton: Skeleton, positions, ref_positions, ref_rotations,
     d_main = positions[:, principal] - positions  # (T, J, 3)
     u_ref = (ref @ principal_offset[..., None])[..., 0]  # reference child direction, bone-local
 
-    levels, inverse = level_tensors(skeleton, like)
+    levels, inverse = level_tensors(skeleton, positions)
     rotations, globals_ = [], []
     for idx, parent_pos, C, _ in levels:
         P = C if parent_pos is None else globals_[-1][:, parent_pos] @ C  # frame R_j acts in
@@ -147,4 +147,3 @@ def solve_rotations(skeleton: Skeleton, positions, ref_positions, ref_rotations,
         rotations.append(R)
         globals_.append(P @ R)
     return torch.cat(rotations, -3)[:, inverse]
-

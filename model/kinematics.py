@@ -7,6 +7,7 @@ With B = rest_frames, h = rest_heads and R the local rotations (`matrix_basis`):
 
 G_j is the rotation part of Blender's `pose_bone.matrix`, head_j its `pose_bone.head`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,11 +42,15 @@ def _level_constants(skeleton: Skeleton):
 
 def level_tensors(skeleton: Skeleton, like: torch.Tensor):
     """The level constants as tensors of `like`'s dtype and device (cached)."""
+
     def make():
         levels, inverse = _level_constants(skeleton)
-        as_t = lambda a: None if a is None else torch.as_tensor(a, device=like.device)
-        as_f = lambda a: torch.as_tensor(a, dtype=like.dtype, device=like.device)
-        return [(as_t(i), as_t(p), as_f(C), as_f(o)) for i, p, C, o in levels], as_t(inverse)
+
+        def tensor(a, dtype=None):
+            return None if a is None else torch.as_tensor(a, dtype=dtype, device=like.device)
+
+        f = like.dtype
+        return [(tensor(i), tensor(p), tensor(C, f), tensor(o, f)) for i, p, C, o in levels], tensor(inverse)
 
     return skeleton.cached(("fk_tensors", like.dtype, like.device), make)
 

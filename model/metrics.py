@@ -9,6 +9,7 @@
 - angular velocity error: mean norm (deg/frame) of the difference between predicted and
   true per-frame angular velocity (axis-angle of R_t^T R_t+1) of moving joints.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -12,6 +12,7 @@
 Every function takes torch tensors (batched over leading dims, differentiable) or
 numpy arrays (numpy in, numpy out).
 """
+
 from __future__ import annotations
 
 import math
@@ -37,9 +38,15 @@ def quaternion_to_matrix(q):
     w, x, y, z = _normalize(q).unbind(-1)
     return torch.stack(
         [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
         ],
         dim=-1,
     ).reshape(q.shape[:-1] + (3, 3))
@@ -54,18 +61,19 @@ def matrix_to_quaternion(R):
     """
     m = R.reshape(R.shape[:-2] + (9,)).unbind(-1)
     m00, m01, m02, m10, m11, m12, m20, m21, m22 = m
-    t = torch.stack(
-        [1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1
+    t = torch.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1)
+    candidates = (
+        torch.stack(
+            [
+                torch.stack([t[..., 0], m21 - m12, m02 - m20, m10 - m01], -1),
+                torch.stack([m21 - m12, t[..., 1], m10 + m01, m02 + m20], -1),
+                torch.stack([m02 - m20, m10 + m01, t[..., 2], m21 + m12], -1),
+                torch.stack([m10 - m01, m02 + m20, m21 + m12, t[..., 3]], -1),
+            ],
+            -2,
+        )
+        / (2 * t.clamp_min(1e-12).sqrt())[..., None]
     )
-    candidates = torch.stack(
-        [
-            torch.stack([t[..., 0], m21 - m12, m02 - m20, m10 - m01], -1),
-            torch.stack([m21 - m12, t[..., 1], m10 + m01, m02 + m20], -1),
-            torch.stack([m02 - m20, m10 + m01, t[..., 2], m21 + m12], -1),
-            torch.stack([m10 - m01, m02 + m20, m21 + m12, t[..., 3]], -1),
-        ],
-        -2,
-    ) / (2 * t.clamp_min(1e-12).sqrt())[..., None]
     best = t.argmax(-1)[..., None, None].expand(t.shape[:-1] + (1, 4))
     q = candidates.gather(-2, best).squeeze(-2)
     return torch.where(q[..., :1] < 0, -q, q)

@@ -7,6 +7,7 @@ J joints, one per bone, parents before children:
   the bone, Z), roll included; identity for a BVH skeleton;
 - `names`, J unique strings.
 """
+
 from __future__ import annotations
 
 import functools
@@ -164,13 +165,13 @@ class Skeleton:
         return edges
 
     # ---- transforms --------------------------------------------------------------
-    def rotated(self, rotation: np.ndarray) -> "Skeleton":
+    def rotated(self, rotation: np.ndarray) -> Skeleton:
         """The same rig seen in a rotated world (heads and frames turn; local rotations
         keep their meaning, DESIGN.md section 3)."""
         rotation = np.asarray(rotation, dtype=np.float64)
         return Skeleton(self.parents, self.rest_heads @ rotation.T, rotation @ self.rest_frames, self.names)
 
-    def with_frames(self, rest_frames: np.ndarray) -> "Skeleton":
+    def with_frames(self, rest_frames: np.ndarray) -> Skeleton:
         return Skeleton(self.parents, self.rest_heads, rest_frames, self.names)
 
 

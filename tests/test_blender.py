@@ -1,8 +1,9 @@
 """Our conventions against the real Blender (PyPI `bpy`): FK, bone frames, Rigify, BVH."""
+
 import numpy as np
 import pytest
-
 from conftest import build_metarig
+
 from mocap_anything_addon.armature import skeleton_from_armature
 from model.data.bvh import load_bvh
 from model.data.evalsets import CMU_DIR

@@ -17,8 +17,12 @@ def solve(motion, reference=0, **kw):
 def branching_skeleton() -> Skeleton:
     """Every non-leaf joint has children in several directions: positions fix all but leaves."""
     parents = [-1, 0, 0, 0, 1, 1, 2, 2, 3, 3]
-    heads = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [2, 0, 0], [1, 1, 0], [0, 2, 0], [0, 1, 1], [0, 0, 2], [1, 0, 1]], float)
-    return Skeleton(parents=parents, rest_heads=heads, rest_frames=axis_angle_to_matrix(np.random.default_rng(0).normal(size=(10, 3))))
+    heads = np.array(
+        [[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [2, 0, 0], [1, 1, 0], [0, 2, 0], [0, 1, 1], [0, 0, 2], [1, 0, 1]], float
+    )
+    return Skeleton(
+        parents=parents, rest_heads=heads, rest_frames=axis_angle_to_matrix(np.random.default_rng(0).normal(size=(10, 3)))
+    )
 
 
 def test_exact_where_positions_determine_rotations(rng):
@@ -84,7 +88,12 @@ def test_torch_float32_agrees_with_numpy():
     P = motion.positions()
     ref = motion.local_rotations[0]
     expected = solve_rotations(motion.skeleton, P, P[0], ref)
-    got = solve_rotations(motion.skeleton, torch.tensor(P, dtype=torch.float32), torch.tensor(P[0], dtype=torch.float32), torch.tensor(ref, dtype=torch.float32))
+    got = solve_rotations(
+        motion.skeleton,
+        torch.tensor(P, dtype=torch.float32),
+        torch.tensor(P[0], dtype=torch.float32),
+        torch.tensor(ref, dtype=torch.float32),
+    )
     assert np.degrees(geodesic_angle(got.numpy().astype(np.float64), expected)).max() < 0.05
 
 

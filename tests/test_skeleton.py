@@ -2,8 +2,18 @@ import numpy as np
 import pytest
 
 from model.skeleton import (
-    EDGE_CHILD, EDGE_END_EFFECTOR, EDGE_OTHER, EDGE_PARENT, EDGE_SELF, EDGE_SIBLING, UNREACHABLE,
-    Skeleton, SkeletonError, bone_frames, default_tails, parent_first_order,
+    EDGE_CHILD,
+    EDGE_END_EFFECTOR,
+    EDGE_OTHER,
+    EDGE_PARENT,
+    EDGE_SELF,
+    EDGE_SIBLING,
+    UNREACHABLE,
+    Skeleton,
+    SkeletonError,
+    bone_frames,
+    default_tails,
+    parent_first_order,
 )
 
 #        0

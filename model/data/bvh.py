@@ -6,6 +6,7 @@ rotation is world-aligned and its position channels, where present, replace its 
 subset), several roots and End Sites are supported; writing then reading gives back the
 same rotations to the printed precision.
 """
+
 from __future__ import annotations
 
 import os
@@ -123,12 +124,12 @@ def load_bvh(path: str | os.PathLike) -> BvhClip:
         raise tok.error(f"frame time must be positive, got {frame_time}")
 
     width = sum(len(j[3]) for j in joints)
-    values = tok.items[tok.i:]
+    values = tok.items[tok.i :]
     if width == 0 or len(values) % width:
         raise tok.error(f"the MOTION section holds {len(values)} values, not a whole number of {width}-value frames")
     if len(values) != int(num_frames) * width:
         # Like Blender's importer, trust the data over the header (real files disagree).
-        warnings.warn(f"{path}: header says {int(num_frames)} frames, data holds {len(values) // width}")
+        warnings.warn(f"{path}: header says {int(num_frames)} frames, data holds {len(values) // width}", stacklevel=2)
     try:
         data = np.array([v for v, _ in values], dtype=np.float64).reshape(-1, width)
     except ValueError:
@@ -184,14 +185,16 @@ def save_bvh(path: str | os.PathLike, motion: Motion, *, rotation_order: str = "
     roots and 3 elsewhere in `rotation_order`, and End Sites along each leaf bone.
     """
     sk = motion.skeleton
-    J, T = sk.num_joints, motion.num_frames
+    T = motion.num_frames
     channels = getattr(motion, "channels", ()) or tuple(
         tuple(f"{a}position" for a in ("XYZ" if p < 0 else "")) + tuple(f"{a}rotation" for a in rotation_order)
         for p in sk.parents
     )
     end_sites = getattr(motion, "end_sites", None)
     if end_sites is None:
-        bone = np.median([np.linalg.norm(sk.rest_heads[j] - sk.rest_heads[p]) for j, p in enumerate(sk.parents) if p >= 0] or [1.0])
+        bone = np.median(
+            [np.linalg.norm(sk.rest_heads[j] - sk.rest_heads[p]) for j, p in enumerate(sk.parents) if p >= 0] or [1.0]
+        )
         end_sites = {j: sk.rest_frames[j][:, 1] * (bone or 1.0) for j in np.flatnonzero(sk.leaf_mask)}
     translations = getattr(motion, "local_translations", None)
 
@@ -204,7 +207,7 @@ def save_bvh(path: str | os.PathLike, motion: Motion, *, rotation_order: str = "
         # whose angles must then be zero.
         order = rot_axes + "".join(a for a in "XYZ" if a not in rot_axes)
         angles = np.degrees(matrix_to_euler(world_local[:, j], order))
-        if len(rot_axes) < 3 and np.abs(angles[:, len(rot_axes):]).max() > 1e-6:
+        if len(rot_axes) < 3 and np.abs(angles[:, len(rot_axes) :]).max() > 1e-6:
             raise ValueError(f"joint {sk.names[j]!r} rotates about axes its channels {rot_axes or 'none'!r} cannot write")
         for c in chans:
             axis = "XYZ".index(c[0])
@@ -229,7 +232,14 @@ def save_bvh(path: str | os.PathLike, motion: Motion, *, rotation_order: str = "
         for c in sk.children[j]:
             write(c, indent + "\t")
         if j in end_sites:
-            lines.extend([f"{indent}\tEnd Site", f"{indent}\t{{", f"{indent}\t\tOFFSET {_format(end_sites[j], precision)}", f"{indent}\t}}"])
+            lines.extend(
+                [
+                    f"{indent}\tEnd Site",
+                    f"{indent}\t{{",
+                    f"{indent}\t\tOFFSET {_format(end_sites[j], precision)}",
+                    f"{indent}\t}}",
+                ]
+            )
         lines.append(f"{indent}}}")
 
     for root in sk.roots:
@@ -238,4 +248,3 @@ def save_bvh(path: str | os.PathLike, motion: Motion, *, rotation_order: str = "
     lines += [_format(row, precision) for row in data]
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
-

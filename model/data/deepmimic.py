@@ -5,6 +5,7 @@ then per URDF joint in file order: 4 values (w, x, y, z) for a spherical joint, 
 for a revolute one, none for a fixed one]. The skeleton comes from the humanoid's URDF:
 one joint per link, rest frames identity, Y up, as in the files.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,7 +78,7 @@ def load_deepmimic(path: str | os.PathLike, urdf_path: str | os.PathLike | None 
     column = 8
     for j, dof in enumerate(dofs, start=1):
         if dof == 4:
-            R[:, j] = quaternion_to_matrix(frames[:, column:column + 4])
+            R[:, j] = quaternion_to_matrix(frames[:, column : column + 4])
         elif dof == 1:
             R[:, j] = axis_angle_to_matrix(frames[:, column, None] * axes[j])
         column += dof

@@ -9,11 +9,12 @@ File data (Y up, no bone rolls) is given Blender-like bone frames (Y along the b
 roll 0, as Blender's BVH importer builds them) and turned Z-up, so every clip is a rig
 in world orientation whose twist has a meaning.
 """
+
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

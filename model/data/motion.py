@@ -1,4 +1,5 @@
 """A clip of motion on a skeleton, whatever file or generator it came from."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,16 +48,16 @@ class Motion:
         """(T, J, 3) joint heads by forward kinematics."""
         return forward_kinematics(self.skeleton, self.local_rotations, self.root_translation)[1]
 
-    def frames(self, index) -> "Motion":
+    def frames(self, index) -> Motion:
         """A sub-clip: a slice or an array of frame indices."""
         return Motion(self.skeleton, self.local_rotations[index], self.root_translation[index], self.fps)
 
-    def rotated(self, rotation: np.ndarray) -> "Motion":
+    def rotated(self, rotation: np.ndarray) -> Motion:
         """The same clip in a rotated world (e.g. Y-up file data into Blender's Z-up)."""
         rotation = np.asarray(rotation, dtype=np.float64)
         return Motion(self.skeleton.rotated(rotation), self.local_rotations, self.root_translation @ rotation.T, self.fps)
 
-    def with_frames(self, rest_frames: np.ndarray) -> "Motion":
+    def with_frames(self, rest_frames: np.ndarray) -> Motion:
         """The same world-space motion on a rig whose bones have other rest frames."""
         R = rebase_local_rotations(self.local_rotations, self.skeleton.rest_frames, np.asarray(rest_frames))
         return Motion(self.skeleton.with_frames(rest_frames), R, self.root_translation, self.fps)

@@ -8,6 +8,7 @@ offset), as in real rigs. `random_motion(skeleton, ...)` animates *any* skeleton
 smooth, joint-limited, gait-like motion: periodic per-joint rotations (left/right
 limbs in anti-phase), smoothed noise, a wandering root. Same seed, same output.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -92,9 +93,24 @@ def random_skeleton(seed: int, num_bones: int | None = None) -> Skeleton:
             break
         lateral = np.array([rng.uniform(0.05, 0.15) * size, 0.0, 0.0])
         if part == "neck":
-            b.chain("neck", chest, b.tails[chest], torso + up * rng.uniform(0, 1), int(rng.integers(1, 7)), size * rng.uniform(0.1, 0.4))
+            b.chain(
+                "neck",
+                chest,
+                b.tails[chest],
+                torso + up * rng.uniform(0, 1),
+                int(rng.integers(1, 7)),
+                size * rng.uniform(0.1, 0.4),
+            )
         elif part == "tail":  # starts at the hips' head: a zero offset, as rigs often have
-            b.chain("tail", hips, b.heads[hips], -torso - up * rng.uniform(0, 0.5), int(rng.integers(1, 21)), size * rng.uniform(0.1, 0.8), 0.2)
+            b.chain(
+                "tail",
+                hips,
+                b.heads[hips],
+                -torso - up * rng.uniform(0, 0.5),
+                int(rng.integers(1, 21)),
+                size * rng.uniform(0.1, 0.8),
+                0.2,
+            )
         elif part == "legs":
             for k in range(int(rng.integers(1, 3)) if plan == "quadruped" else 1):
                 attach = spine[min(k * (len(spine) - 1), len(spine) - 1)]
@@ -103,7 +119,9 @@ def random_skeleton(seed: int, num_bones: int | None = None) -> Skeleton:
         elif part == "arms" and plan in ("biped", "bird"):
             out = np.array([1.0, 0, 0]) + (-up if plan == "biped" else 0) * rng.uniform(0, 1.2)
             length = size * (rng.uniform(0.6, 1.2) if plan == "bird" else rng.uniform(0.25, 0.45))
-            b.pair("arm" if plan == "biped" else "wing", chest, b.tails[chest] + lateral, out, int(rng.integers(3, 6)), length, 0.4)
+            b.pair(
+                "arm" if plan == "biped" else "wing", chest, b.tails[chest] + lateral, out, int(rng.integers(3, 6)), length, 0.4
+            )
     while b.remaining > 0:  # spend what is left on extra chains, mirrored where possible
         attach = int(rng.integers(len(b.names)))
         direction = b.turn(b.tails[attach] - b.heads[attach], 1.2)

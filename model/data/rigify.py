@@ -5,6 +5,7 @@ The metarigs ship as Python sources in the `bpy` wheel (`rigify/metarigs`), each
 `bone.parent` on new edit bones. They are read here with `ast`, without importing bpy
 (model/ never does); tests check the result against the rig bpy itself builds.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,8 +47,11 @@ def _bone_records(source: str) -> dict[str, dict]:
         target, value = node.targets[0], node.value
         # bone = arm.edit_bones.new('name')
         if (
-            isinstance(target, ast.Name) and target.id == "bone" and isinstance(value, ast.Call)
-            and isinstance(value.func, ast.Attribute) and value.func.attr == "new"
+            isinstance(target, ast.Name)
+            and target.id == "bone"
+            and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "new"
         ):
             current = bones.setdefault(ast.literal_eval(value.args[0]), {"parent": None})
         # bone.head / bone.tail / bone.roll = literal; bone.parent = arm.edit_bones[bones['name']]
