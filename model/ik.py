@@ -8,8 +8,8 @@ Per joint, from where its children's heads are:
   its child direction onto the observed one, so the twist is copied from the reference;
 - no child away from its head (leaves): the reference frame's local rotation.
 
-Children sitting at a joint's own head (zero-length links, common in mocap skeletons)
-are looked through: their own children stand in for them.
+A joint whose children all sit at its own head (zero-length links, as at the hips of
+CMU skeletons) looks through them: their own children stand in for them.
 
 The closed form is path-independent: no frame-to-frame warm start is needed, and none
 could drift. Vectorised over frames and joints; the only loop is over depth levels.
@@ -52,7 +52,7 @@ def _effective_children(skeleton: Skeleton) -> list[list[int]]:
     for j, kids in enumerate(skeleton.children):
         direct = [c for c in kids if np.linalg.norm(h[c] - h[j]) > tol]
         if not direct:
-            stack = [c for c in kids if c not in direct]
+            stack = list(kids)
             while stack:
                 c = stack.pop(0)
                 if np.linalg.norm(h[c] - h[j]) > tol:
@@ -88,14 +88,15 @@ def _constants(skeleton: Skeleton, lever: float):
 def check_solver_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations) -> None:
     """Shapes and finiteness shared by every rotation solver; raises InputError."""
     J = skeleton.num_joints
-    for name, value, tail in (
-        ("positions", positions, (J, 3)),
+    for name, value, want in (
+        ("positions", positions, ("T", J, 3)),
         ("ref_positions", ref_positions, (J, 3)),
         ("ref_rotations", ref_rotations, (J, 3, 3)),
     ):
-        if tuple(value.shape[-len(tail) :]) != tail or (name == "positions" and value.ndim != 3):
-            want = "(T, " + ", ".join(map(str, tail)) + ")" if name == "positions" else str(tail)
-            raise InputError(f"{name} must have shape {want} for a {J}-joint skeleton, got {tuple(value.shape)}")
+        got = tuple(value.shape)
+        if len(got) != len(want) or any(w != "T" and g != w for g, w in zip(got, want, strict=True)):
+            shape = "(" + ", ".join(map(str, want)) + ")"
+            raise InputError(f"{name} must have shape {shape} for a {J}-joint skeleton, got {got}")
         if not torch.isfinite(value).all():
             raise InputError(f"{name} holds NaN or infinite values")
 

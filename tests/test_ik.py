@@ -117,6 +117,7 @@ def test_rotation_between_is_the_swing():
         (np.zeros((4, 5, 3)), np.zeros((6, 3)), np.tile(np.eye(3), (6, 1, 1)), "positions must have shape"),
         (np.zeros((6, 3)), np.zeros((6, 3)), np.tile(np.eye(3), (6, 1, 1)), "positions must have shape"),
         (np.zeros((4, 6, 3)), np.zeros((6, 2)), np.tile(np.eye(3), (6, 1, 1)), "ref_positions"),
+        (np.zeros((4, 6, 3)), np.zeros((4, 6, 3)), np.tile(np.eye(3), (6, 1, 1)), "ref_positions"),
         (np.zeros((4, 6, 3)), np.zeros((6, 3)), np.tile(np.eye(3), (5, 1, 1)), "ref_rotations"),
         (np.full((4, 6, 3), np.nan), np.zeros((6, 3)), np.tile(np.eye(3), (6, 1, 1)), "NaN"),
     ],
