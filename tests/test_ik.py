@@ -5,7 +5,7 @@ from model.data.procedural import random_motion, random_skeleton
 from model.data.rigify import METARIGS, load_metarig
 from model.ik import LEAF, PROCRUSTES, SWING, InputError, _constants, _effective_children, solve_rotations
 from model.kinematics import forward_kinematics
-from model.rotations import axis_angle_to_matrix, geodesic_angle, rotation_between
+from model.rotations import axis_angle_to_matrix, geodesic_angle
 from model.skeleton import Skeleton
 
 
@@ -104,11 +104,6 @@ def test_noise_degrades_gracefully(rng):
     solved = solve_rotations(motion.skeleton, noisy, P[0], motion.local_rotations[0])
     assert np.isfinite(solved).all()
     assert np.abs(solved @ solved.swapaxes(-1, -2) - np.eye(3)).max() < 1e-9
-
-
-def test_rotation_between_is_the_swing():
-    a, b = np.array([0.0, 1, 0]), np.array([1.0, 0, 0])
-    assert np.allclose(rotation_between(a, b) @ a, b)
 
 
 @pytest.mark.parametrize(
