@@ -1,0 +1,319 @@
+"""Pose-to-Rotation (P2R): joint positions + rest pose + one reference pair -> local rotations.
+
+Positions fix every bone's direction; what they leave open is the twist about the bone
+axis, the rotation of leaves, and whatever noise hides. So the network starts from what
+the geometry gives exactly and learns the rest (DESIGN.md section 3):
+
+1. the analytic IK (`model.ik`) turns the positions into a first guess of every bone's
+   world frame, using the reference's twist and leaf rotations;
+2. encoders read the rest pose (GL-GMHA blocks), the reference pair (FiLM-modulated by
+   the rest encoding) and the per-frame positions (expressed in the first guess's bone
+   frames, so they do not depend on the rig's axis conventions or the body's heading),
+   with a short temporal window per joint;
+3. a decoder of GL-GMHA blocks with cross-attention to the reference tokens predicts a
+   correction of each bone's world frame (6D, starting at identity), from which the local
+   rotations follow exactly: R_j = (B_p^T B_j)^T G_p^T G_j.
+
+Inputs and outputs of the module are padded batches (`Inputs`, `collate`); the numpy API
+with chunking over time lives in `model.network`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+import torch
+from torch import nn
+
+from model import ik
+from model.attention import ATTENTION_KINDS, Graph, GraphAttention
+from model.kinematics import forward_kinematics
+from model.rotations import matrix_to_rot6d, rot6d_to_matrix
+from model.skeleton import Skeleton
+
+REST_FEATURES, REF_FEATURES, POSE_FEATURES = 24, 15, 24
+UP = torch.tensor([0.0, 0.0, 1.0])
+
+
+@dataclass(frozen=True)
+class P2RConfig:
+    width: int = 96
+    heads: int = 4
+    rest_layers: int = 2
+    ref_layers: int = 2
+    pose_layers: int = 2
+    decoder_layers: int = 4
+    kernel: int = 5  # frames in each temporal window
+    attention: str = "gl"  # one of ATTENTION_KINDS (ablations: "global", "full")
+    use_reference: bool = True  # ablation: the rest pose stands in for the reference pair
+    use_rest: bool = True  # ablation: no rest-pose encoding
+
+    def __post_init__(self):
+        if self.attention not in ATTENTION_KINDS:
+            raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
+        if self.kernel % 2 == 0:
+            raise ValueError(f"kernel must be odd, got {self.kernel}")
+
+    @property
+    def halo(self) -> int:
+        """Frames of context each side that one output frame depends on."""
+        return (self.pose_layers + self.decoder_layers) * (self.kernel // 2)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> P2RConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# ---- inputs -------------------------------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    """Network inputs for one clip (unbatched: J joints, T frames) or a padded batch
+    (leading B). World frames G are bone frames in world orientation (Blender's
+    `pose_bone.matrix` rotation)."""
+
+    rest: torch.Tensor  # ([B,] J, REST_FEATURES)
+    ref: torch.Tensor  # ([B,] J, REF_FEATURES)
+    pose: torch.Tensor  # ([B,] T, J, POSE_FEATURES)
+    first_guess: torch.Tensor  # ([B,] T, J, 3, 3) world frames from the IK
+    link: torch.Tensor  # ([B,] J, 3, 3) B_p^T B_j (roots: B_j)
+    parent: torch.Tensor  # ([B,] J) long, parent index (roots: themselves)
+    is_root: torch.Tensor  # ([B,] J) bool
+
+
+def _in_frame(G: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Vectors v (..., 3) in the frames G (..., 3, 3)."""
+    return (G.transpose(-1, -2) @ v[..., None])[..., 0]
+
+
+def _parent_index(skeleton: Skeleton) -> np.ndarray:
+    p = skeleton.parents.copy()
+    roots = p < 0
+    p[roots] = np.flatnonzero(roots)
+    return p
+
+
+def rest_features(skeleton: Skeleton) -> torch.Tensor:
+    """(J, REST_FEATURES): offsets in the parent's and the own rest frame, length, the
+    up axis and the frame itself, position in the body, and the joint's place in the tree."""
+    par, s = _parent_index(skeleton), skeleton.scale
+    B = torch.as_tensor(skeleton.rest_frames, dtype=torch.float32)
+    h = torch.as_tensor(skeleton.rest_heads / s, dtype=torch.float32)
+    off = h - h[par]
+    tree = np.stack(
+        [
+            np.minimum(skeleton.depth, 20) / 10,
+            np.minimum(skeleton.num_children, 4) / 4,
+            skeleton.leaf_mask,
+            skeleton.single_child_mask,
+            skeleton.parents < 0,
+        ],
+        -1,
+    )
+    return torch.cat(
+        [
+            _in_frame(B[par], off),
+            off.norm(dim=-1, keepdim=True),
+            _in_frame(B, off),
+            _in_frame(B, UP.expand_as(off)),
+            matrix_to_rot6d(B),
+            h - h[skeleton.roots[0]],
+            torch.as_tensor(tree, dtype=torch.float32),
+        ],
+        -1,
+    )
+
+
+def _frame_features(G: torch.Tensor, x: torch.Tensor, par: np.ndarray, root: int) -> list[torch.Tensor]:
+    """Offset to the parent in the parent's frame, the up axis in the bone's frame, the
+    position in the root's frame: heading- and convention-free descriptions of a pose."""
+    return [
+        _in_frame(G[..., par, :, :], x - x[..., par, :]),
+        _in_frame(G, UP.to(G).expand_as(x)),
+        _in_frame(G[..., root : root + 1, :, :], x - x[..., root : root + 1, :]),
+    ]
+
+
+def encode_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations, config: P2RConfig) -> Inputs:
+    """One clip's inputs (torch float32, any T). Positions are absolute joint heads in the
+    skeleton's world orientation and units; inputs are checked like every solver's."""
+    positions, ref_positions, ref_rotations = (
+        torch.as_tensor(np.asarray(a), dtype=torch.float32) if not isinstance(a, torch.Tensor) else a.float()
+        for a in (positions, ref_positions, ref_rotations)
+    )
+    ik.check_solver_inputs(skeleton, positions, ref_positions, ref_rotations)
+    J, s, root = skeleton.num_joints, skeleton.scale, int(skeleton.roots[0])
+    par = _parent_index(skeleton)
+    if not config.use_reference:  # the rest pose as the reference
+        ref_rotations = torch.eye(3).expand(J, 3, 3)
+        ref_positions = torch.as_tensor(skeleton.rest_heads, dtype=torch.float32)
+
+    R_ik = ik.solve_rotations(skeleton, positions, ref_positions, ref_rotations)
+    lift = positions[:, root] - torch.tensor(skeleton.rest_heads[root], dtype=torch.float32)
+    G_ik, heads_ik = forward_kinematics(skeleton, R_ik, lift)
+    x = positions / s
+    pose = torch.cat(
+        [
+            matrix_to_rot6d(R_ik),
+            matrix_to_rot6d(ref_rotations.transpose(-1, -2) @ R_ik),
+            *_frame_features(G_ik, x, par, root),
+            _in_frame(G_ik[:, par], heads_ik / s - x),  # where the first guess misses the input
+        ],
+        -1,
+    )
+    G_ref = forward_kinematics(skeleton, ref_rotations)[0]
+    ref = torch.cat([matrix_to_rot6d(ref_rotations), *_frame_features(G_ref, ref_positions / s, par, root)], -1)
+    rest = rest_features(skeleton)
+    if not config.use_rest:
+        rest = torch.zeros_like(rest)
+
+    B = torch.as_tensor(skeleton.rest_frames, dtype=torch.float32)
+    is_root = torch.as_tensor(skeleton.parents < 0)
+    link = torch.where(is_root[:, None, None], B, B[par].transpose(-1, -2) @ B)
+    return Inputs(rest, ref, pose, G_ik, link, torch.as_tensor(par), is_root)
+
+
+def collate(items: list[Inputs]) -> Inputs:
+    """Pad clips of one length T and different J into a batch (padding: identity frames)."""
+    J = max(it.rest.shape[0] for it in items)
+
+    def pad(name: str, value=0.0, joint_dim: int = 0):
+        out = []
+        for it in items:
+            a = getattr(it, name)
+            n = J - a.shape[joint_dim]
+            if n:
+                filler_shape = list(a.shape)
+                filler_shape[joint_dim] = n
+                if name in ("first_guess", "link"):
+                    filler = torch.eye(3, dtype=a.dtype).expand(filler_shape).clone()
+                elif name == "parent":
+                    filler = torch.arange(a.shape[joint_dim], J)
+                else:
+                    filler = torch.full(filler_shape, value, dtype=a.dtype)
+                a = torch.cat([a, filler], joint_dim)
+            out.append(a)
+        return torch.stack(out)
+
+    return Inputs(
+        rest=pad("rest"),
+        ref=pad("ref"),
+        pose=pad("pose", joint_dim=1),
+        first_guess=pad("first_guess", joint_dim=1),
+        link=pad("link"),
+        parent=pad("parent"),
+        is_root=pad("is_root", value=True),
+    )
+
+
+# ---- network ------------------------------------------------------------------------
+
+
+class FiLM(nn.Module):
+    """x * (1 + 0.1 gamma) + beta, with (gamma, beta) from the rest encoding; starts as identity."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.proj = nn.Linear(width, 2 * width)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.proj(self.norm(rest)).chunk(2, -1)
+        return x * (1 + 0.1 * gamma) + beta
+
+
+class TemporalConv(nn.Module):
+    """A depthwise convolution over `kernel` frames for each joint and channel."""
+
+    def __init__(self, width: int, kernel: int):
+        super().__init__()
+        self.conv = nn.Conv1d(width, width, kernel, groups=width)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, J, D)
+        B, T, J, D = x.shape
+        y = x.permute(0, 2, 3, 1).reshape(B * J, D, T)
+        pad = self.conv.kernel_size[0] // 2
+        y = self.conv(nn.functional.pad(y, (pad, pad), mode="replicate"))
+        return self.proj(y.reshape(B, J, D, T).permute(0, 3, 1, 2))
+
+
+class Block(nn.Module):
+    """[FiLM] -> [temporal window] -> GL-GMHA -> [cross-attention to the reference] -> FFN,
+    each a pre-norm residual step."""
+
+    def __init__(self, config: P2RConfig, *, local: bool, film=False, temporal=False, cross=False):
+        super().__init__()
+        w = config.width
+        self.film = FiLM(w) if film else None
+        self.temporal = nn.Sequential(nn.LayerNorm(w), TemporalConv(w, config.kernel)) if temporal else None
+        self.norm_attn = nn.LayerNorm(w)
+        self.attn = GraphAttention(w, config.heads, local=local, kind=config.attention)
+        self.cross = GraphAttention(w, config.heads, local=False, kind=config.attention) if cross else None
+        self.norm_cross = nn.LayerNorm(w) if cross else None
+        self.ffn = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 2 * w), nn.GELU(), nn.Linear(2 * w, w))
+
+    def forward(self, x, graph: Graph, rest=None, ref=None):
+        if self.film is not None:
+            x = self.film(x, rest)
+        if self.temporal is not None:
+            x = x + self.temporal(x)
+        x = x + self.attn(self.norm_attn(x), graph)
+        if self.cross is not None:
+            x = x + self.cross(self.norm_cross(x), graph, context=ref)
+        return x + self.ffn(x)
+
+
+IDENTITY_6D = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+
+
+class PoseToRotation(nn.Module):
+    def __init__(self, config: P2RConfig):
+        super().__init__()
+        self.config = c = config
+        w = c.width
+        self.embed_rest = nn.Linear(REST_FEATURES, w)
+        self.embed_ref = nn.Linear(REF_FEATURES, w)
+        self.embed_pose = nn.Linear(POSE_FEATURES, w)
+        self.rest_blocks = nn.ModuleList(Block(c, local=i % 2 == 0) for i in range(c.rest_layers))
+        self.ref_blocks = nn.ModuleList(Block(c, local=i % 2 == 0, film=True) for i in range(c.ref_layers))
+        self.pose_blocks = nn.ModuleList(Block(c, local=i % 2 == 0, film=True, temporal=True) for i in range(c.pose_layers))
+        self.decoder = nn.ModuleList(
+            Block(c, local=i % 2 == 0, film=True, temporal=True, cross=True) for i in range(c.decoder_layers)
+        )
+        self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 6))
+        nn.init.zeros_(self.head[1].weight)  # start from the first guess
+        nn.init.zeros_(self.head[1].bias)
+
+    def forward(self, inputs: Inputs, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded batch -> (local rotations, world frames), each (B, T, J, 3, 3)."""
+        rest = self.embed_rest(inputs.rest)[:, None]
+        for block in self.rest_blocks:
+            rest = block(rest, graph)
+        ref = self.embed_ref(inputs.ref)[:, None]
+        for block in self.ref_blocks:
+            ref = block(ref, graph, rest)
+        x = self.embed_pose(inputs.pose) + ref
+        for block in self.pose_blocks:
+            x = block(x, graph, rest)
+        for block in self.decoder:
+            x = block(x, graph, rest, ref)
+        correction = rot6d_to_matrix(self.head(x) + IDENTITY_6D.to(x))
+        G = inputs.first_guess @ correction
+        return local_rotations(inputs, G), G
+
+
+def local_rotations(inputs: Inputs, G: torch.Tensor) -> torch.Tensor:
+    """World frames (B, T, J, 3, 3) -> local rotations R_j = (B_p^T B_j)^T G_p^T G_j."""
+    B, T, J = G.shape[:3]
+    index = inputs.parent[:, None, :, None, None].expand(B, T, J, 3, 3)
+    G_parent = torch.where(inputs.is_root[:, None, :, None, None], torch.eye(3).to(G), G.gather(2, index))
+    return inputs.link[:, None].transpose(-1, -2).to(G) @ G_parent.transpose(-1, -2) @ G

@@ -1,0 +1,252 @@
+"""Train the networks on procedural data (nothing is downloaded).
+
+    python -m model.train --stage p2r --steps 3000 --out model/weights/pose2rot.safetensors
+
+Each step draws fresh creatures and motion from `model.data.procedural` (seeds below
+`VALIDATION_SEED`; evaluation seeds are never drawn), a window of frames, a reference
+frame from elsewhere in the clip and Gaussian position noise, so the network meets new
+skeletons, rolls, rest poses and conventions all the time. Validation runs on fixed
+held-out procedural skeletons beside the IK baseline. A run is resumable
+(`--resume`): the training state is saved next to the output every `--val-every` steps,
+and the data of step k depends only on (`--seed`, k).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from model import metrics
+from model.attention import Graph
+from model.data import procedural
+from model.data.evalsets import HELD_OUT_SEED
+from model.network import save_checkpoint
+from model.pose2rot import Inputs, P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
+
+VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate
+ROOT_WEIGHT, VELOCITY_WEIGHT = 0.2, 1.0
+
+
+def geodesic(R1: torch.Tensor, R2: torch.Tensor) -> torch.Tensor:
+    """Angle (radians) between rotations, with a finite gradient at zero."""
+    M = R1.transpose(-1, -2) @ R2
+    skew = torch.stack([M[..., 2, 1] - M[..., 1, 2], M[..., 0, 2] - M[..., 2, 0], M[..., 1, 0] - M[..., 0, 1]], -1)
+    trace = M[..., 0, 0] + M[..., 1, 1] + M[..., 2, 2]
+    return torch.atan2((skew.square().sum(-1) + 1e-10).sqrt(), trace - 1)
+
+
+def rotation_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor, is_root: torch.Tensor) -> torch.Tensor:
+    """Mean geodesic angle + rotation-velocity difference, roots weighted extra; (B, T, J, 3, 3)."""
+    weight = (valid.float() * (1 + ROOT_WEIGHT * is_root.float()))[:, None]  # (B, 1, J)
+    angle = (geodesic(pred, true) * weight).sum() / (weight.sum() * pred.shape[1])
+    step_pred = pred[:, :-1].transpose(-1, -2) @ pred[:, 1:]
+    step_true = true[:, :-1].transpose(-1, -2) @ true[:, 1:]
+    velocity = ((step_pred - step_true).flatten(-2).norm(dim=-1) * weight).sum() / (weight.sum() * max(pred.shape[1] - 1, 1))
+    return angle + VELOCITY_WEIGHT * velocity
+
+
+def make_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, bones: int):
+    """One training clip: (skeleton, inputs, true local rotations (T, J, 3, 3))."""
+    rng = np.random.default_rng(seed)
+    skeleton = procedural.random_skeleton(seed, bones)
+    motion = procedural.random_motion(skeleton, 2 * frames, fps=float(rng.choice([24.0, 30.0, 60.0])), seed=seed)
+    start = int(rng.integers(0, frames + 1))
+    outside = np.r_[0:start, start + frames : 2 * frames]
+    ref = int(rng.choice(outside)) if outside.size else 0
+    positions = motion.positions()
+    noise_cm = 0.0 if rng.random() < 0.3 else rng.uniform(0, max_noise_cm)
+    window = positions[start : start + frames] + rng.normal(0, noise_cm / 100 * skeleton.scale, (frames, skeleton.num_joints, 3))
+    inputs = encode_inputs(skeleton, window, positions[ref], motion.local_rotations[ref], config)
+    return skeleton, inputs, torch.as_tensor(motion.local_rotations[start : start + frames], dtype=torch.float32)
+
+
+def _to(inputs: Inputs, device) -> Inputs:
+    return Inputs(**{k: v.to(device) for k, v in vars(inputs).items()})
+
+
+def random_bones(rng: np.random.Generator, max_bones: int) -> int:
+    return int(round(np.exp(rng.uniform(np.log(procedural.MIN_BONES), np.log(max_bones)))))
+
+
+def make_batch(seeds, frames: int, max_noise_cm: float, config: P2RConfig, bones: int, device):
+    """Clips of skeletons with `bones` bones each (one size per batch: no padding)."""
+    examples = [make_example(int(s), frames, max_noise_cm, config, bones) for s in seeds]
+    skeletons = [e[0] for e in examples]
+    J = max(s.num_joints for s in skeletons)
+    true = torch.eye(3).repeat(len(seeds), frames, J, 1, 1)
+    for b, (sk, _, R) in enumerate(examples):
+        true[b, :, : sk.num_joints] = R
+    graph = Graph.of(skeletons, device)
+    return skeletons, _to(collate([e[1] for e in examples]), device), graph, true.to(device)
+
+
+def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int):
+    rng = np.random.default_rng(VALIDATION_SEED)
+    return [make_example(VALIDATION_SEED + i, frames, 2.0, config, random_bones(rng, max_bones)) for i in range(count)]
+
+
+@torch.no_grad()
+def validate(model: PoseToRotation, examples, device) -> dict:
+    """Mean rotation error (deg) over the validation clips, network and IK first guess."""
+    model.eval()
+    net, first = [], []
+    for skeleton, inputs, true in examples:
+        batch = _to(collate([inputs]), device)
+        local = model(batch, Graph.of([skeleton], device))[0][0]
+        true = true.double().numpy()
+        net.append(metrics.rotation_error(local.cpu().double().numpy(), true))
+        first.append(metrics.rotation_error(local_rotations(batch, batch.first_guess)[0].cpu().double().numpy(), true))
+    model.train()
+    return {"network_deg": float(np.nanmean(net)), "ik_deg": float(np.nanmean(first))}
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _state_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".train.safetensors")
+
+
+def save_training_state(out: Path, model, optimizer, step: int) -> None:
+    """Model and Adam moments (tensors only: safetensors), step in the metadata."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    for i, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            tensors[f"adam.{i}.{name}"] = torch.as_tensor(value).detach().cpu().reshape(-1) if name == "step" else value.cpu()
+    save_file(tensors, str(_state_path(out)), metadata={"step": str(step)})
+
+
+def load_training_state(out: Path, model, optimizer) -> int:
+    path = _state_path(out)
+    tensors = load_file(str(path))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state = optimizer.state_dict()
+    for key, value in tensors.items():
+        if key.startswith("adam."):
+            _, i, name = key.split(".", 2)
+            state["state"].setdefault(int(i), {})[name] = value.reshape(()) if name == "step" else value
+    optimizer.load_state_dict(state)
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return int(f.metadata()["step"])
+
+
+def learning_rate(step: int, steps: int, peak: float, warmup: int = 200) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1))))
+
+
+def train_p2r(args) -> dict:
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    config = P2RConfig(
+        width=args.width,
+        decoder_layers=args.decoder_layers,
+        attention=args.attention,
+        use_reference=not args.no_reference,
+        use_rest=not args.no_rest,
+    )
+    model = PoseToRotation(config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    out = Path(args.out)
+    step = load_training_state(out, model, optimizer) if args.resume else 0
+    val = validation_set(args.val_clips, args.frames, config, args.max_bones)
+    provenance = {
+        "command": "python -m model.train " + " ".join(map(shlex.quote, args.argv)),
+        "data_seed": args.seed,
+        "git_commit": git_commit(),
+        "steps": args.steps,
+        "validation": f"procedural seeds {VALIDATION_SEED}..{VALIDATION_SEED + args.val_clips - 1}, noise up to 2 cm",
+    }
+    print(f"P2R: {sum(p.numel() for p in model.parameters()):,} parameters, {config}", file=sys.stderr, flush=True)
+    history, start_time, smoothed = [], time.perf_counter(), None
+    first_step = step
+    while step < args.steps:
+        rng = np.random.default_rng([args.seed, step])
+        bones = random_bones(rng, args.max_bones)
+        seeds = rng.integers(0, VALIDATION_SEED, max(1, round(args.tokens / (args.frames * bones))))
+        _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, config, bones, device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args.steps, args.lr)
+        local, _ = model(inputs, graph)
+        loss = rotation_loss(local, true, graph.valid, inputs.is_root)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        smoothed = loss.item() if smoothed is None else 0.95 * smoothed + 0.05 * loss.item()
+        elapsed = time.perf_counter() - start_time
+        per_step = elapsed / (step - first_step)
+        eta_min = per_step * (args.steps - step) / 60
+        print(
+            f"\rstep {step}/{args.steps} loss {smoothed:.4f} ({per_step:.2f} s/step, ETA {eta_min:.1f} min)",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+        if step % args.val_every == 0 or step == args.steps:
+            result = {"step": step, "loss": smoothed, **validate(model, val, device)}
+            history.append(result)
+            print(f"\nvalidation: {json.dumps(result)}", file=sys.stderr, flush=True)
+            save_training_state(out, model, optimizer, step)
+            save_checkpoint(out, model, {**provenance, "history": history})
+    return history[-1] if history else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog="python -m model.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stage", choices=["p2r"], required=True, help="which network to train")
+    parser.add_argument("--out", required=True, help="checkpoint path (.safetensors; a .json is written beside it)")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--tokens", type=int, default=3000, help="joint-frames per step (clips per step = tokens / (frames * J))")
+    parser.add_argument("--frames", type=int, default=24, help="frames per clip")
+    parser.add_argument("--max-bones", type=int, default=120, help="largest procedural skeleton in training")
+    parser.add_argument("--max-noise", type=float, default=3.0, help="position noise up to this (cm at 1 m scale)")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--width", type=int, default=P2RConfig.width)
+    parser.add_argument("--decoder-layers", type=int, default=P2RConfig.decoder_layers)
+    parser.add_argument("--attention", choices=["gl", "global", "full"], default="gl", help="ablation: attention kind")
+    parser.add_argument("--no-reference", action="store_true", help="ablation: no reference pair (the rest pose stands in)")
+    parser.add_argument("--no-rest", action="store_true", help="ablation: no rest-pose encoding")
+    parser.add_argument("--seed", type=int, default=0, help="data and initialisation seed")
+    parser.add_argument("--val-every", type=int, default=250)
+    parser.add_argument("--val-clips", type=int, default=16)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--resume", action="store_true", help="continue from the training state saved beside --out")
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if args.steps < 1 or args.tokens < 1 or args.frames < 2:
+        parser.error("--steps and --tokens must be at least 1, --frames at least 2")
+    if args.resume and not _state_path(Path(args.out)).is_file():
+        parser.error(f"--resume: no training state at {_state_path(Path(args.out))}")
+    result = train_p2r(args)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
