@@ -1,7 +1,8 @@
 """Evaluate rotation solvers on the named evaluation sets and print markdown tables.
 
-    python -m model.evaluate                       # IK baseline, every set, exact positions
+    python -m model.evaluate                       # IK baseline and shipped network, every set
     python -m model.evaluate --noise 0 1 2 --out results.md
+    python -m model.evaluate --solvers ik --weights a.safetensors b.safetensors   # any checkpoints
 
 Each clip's reference pair is frame `--reference-frame` (exact, as a keyed frame is);
 the solver sees the other frames' joint heads (with optional Gaussian noise of the
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +26,17 @@ from model.data.motion import Motion
 from model.kinematics import forward_kinematics
 
 Solver = Callable[..., np.ndarray]  # (skeleton, positions, ref_positions, ref_rotations) -> rotations
-SOLVERS: dict[str, Solver] = {"ik": ik.solve_rotations}
+
+
+def network_solver(weights: str | None = None) -> Solver:
+    """The shipped network, or the checkpoint at `weights`, as a solver."""
+    from model import network
+
+    net = network.load_pretrained() if weights is None else network.Network.load(weights)
+    return lambda sk, positions, ref_positions, ref_rotations: net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)
+
+
+SOLVERS: dict[str, Callable[[], Solver]] = {"ik": lambda: ik.solve_rotations, "network": network_solver}
 COLUMNS = ("rotation error (deg)", "twist error (deg)", "MPJPE of result (cm)", "angular velocity error (deg/frame)")
 
 
@@ -102,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SET",
         help=f"evaluation sets (default: all of {', '.join(SETS)})",
     )
-    parser.add_argument("--solver", default="ik", choices=sorted(SOLVERS), help="rotation solver (default: ik)")
+    parser.add_argument(
+        "--solvers", nargs="+", default=["ik", "network"], choices=sorted(SOLVERS), help="built-in solvers (default: ik network)"
+    )
+    parser.add_argument("--weights", nargs="+", default=[], help="also evaluate these network checkpoints (named by file stem)")
     parser.add_argument(
         "--noise", nargs="+", type=float, default=[0.0], metavar="CM", help="position noise levels, cm at 1 m scale (default: 0)"
     )
@@ -115,25 +130,29 @@ def main(argv: list[str] | None = None) -> int:
     if any(n < 0 for n in args.noise):
         parser.error("noise levels must be >= 0")
 
-    solver = SOLVERS[args.solver]
+    solvers = {name: SOLVERS[name]() for name in args.solvers}
+    solvers.update({Path(w).stem: network_solver(w) for w in args.weights})
     sections, summary = [], {}
     for set_name in args.sets:
         print(f"loading {set_name} ...", file=sys.stderr, flush=True)
         clips = load_set(set_name)
         for noise in args.noise:
-            start = time.perf_counter()
-            rows = evaluate_set(solver, clips, noise_cm=noise, max_frames=args.max_frames, reference_frame=args.reference_frame)
-            print(
-                f"  {set_name}, noise {noise:g} cm: {len(rows)} clips in {time.perf_counter() - start:.1f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-            summary[(set_name, noise)] = mean_values(rows)
-            sections.append(f"### {set_name}, solver `{args.solver}`, noise {noise:g} cm\n\n{markdown_table(rows)}\n")
+            for name, solver in solvers.items():
+                start = time.perf_counter()
+                rows = evaluate_set(
+                    solver, clips, noise_cm=noise, max_frames=args.max_frames, reference_frame=args.reference_frame
+                )
+                print(
+                    f"  {set_name}, noise {noise:g} cm, {name}: {len(rows)} clips in {time.perf_counter() - start:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                summary[(set_name, noise, name)] = mean_values(rows)
+                sections.append(f"### {set_name}, solver `{name}`, noise {noise:g} cm\n\n{markdown_table(rows)}\n")
 
-    head = ["| set | noise (cm) | " + " | ".join(COLUMNS) + " |", "|---|---:|" + "---:|" * len(COLUMNS)]
-    head += [f"| {s} | {n:g} | " + " | ".join(map(_fmt, v)) + " |" for (s, n), v in summary.items()]
-    text = f"## Solver `{args.solver}`: mean over clips\n\n" + "\n".join(head) + "\n\n" + "\n".join(sections)
+    head = ["| set | noise (cm) | solver | " + " | ".join(COLUMNS) + " |", "|---|---:|---|" + "---:|" * len(COLUMNS)]
+    head += [f"| {s} | {n:g} | {name} | " + " | ".join(map(_fmt, v)) + " |" for (s, n, name), v in summary.items()]
+    text = "## Mean over clips\n\n" + "\n".join(head) + "\n\n" + "\n".join(sections)
     print(text)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:

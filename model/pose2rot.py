@@ -103,8 +103,8 @@ def rest_features(skeleton: Skeleton) -> torch.Tensor:
     """(J, REST_FEATURES): offsets in the parent's and the own rest frame, length, the
     up axis and the frame itself, position in the body, and the joint's place in the tree."""
     par, s = _parent_index(skeleton), skeleton.scale
-    B = torch.as_tensor(skeleton.rest_frames, dtype=torch.float32)
-    h = torch.as_tensor(skeleton.rest_heads / s, dtype=torch.float32)
+    B = torch.tensor(skeleton.rest_frames, dtype=torch.float32)
+    h = torch.tensor(skeleton.rest_heads / s, dtype=torch.float32)
     off = h - h[par]
     tree = np.stack(
         [
@@ -152,7 +152,7 @@ def encode_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations, c
     par = _parent_index(skeleton)
     if not config.use_reference:  # the rest pose as the reference
         ref_rotations = torch.eye(3).expand(J, 3, 3)
-        ref_positions = torch.as_tensor(skeleton.rest_heads, dtype=torch.float32)
+        ref_positions = torch.tensor(skeleton.rest_heads, dtype=torch.float32)
 
     R_ik = ik.solve_rotations(skeleton, positions, ref_positions, ref_rotations)
     lift = positions[:, root] - torch.tensor(skeleton.rest_heads[root], dtype=torch.float32)
@@ -173,7 +173,7 @@ def encode_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations, c
     if not config.use_rest:
         rest = torch.zeros_like(rest)
 
-    B = torch.as_tensor(skeleton.rest_frames, dtype=torch.float32)
+    B = torch.tensor(skeleton.rest_frames, dtype=torch.float32)
     is_root = torch.as_tensor(skeleton.parents < 0)
     link = torch.where(is_root[:, None, None], B, B[par].transpose(-1, -2) @ B)
     return Inputs(rest, ref, pose, G_ik, link, torch.as_tensor(par), is_root)

@@ -1,0 +1,128 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from model import ik, metrics, network, train
+from model.data.procedural import random_motion, random_skeleton
+from model.ik import InputError
+from model.pose2rot import P2RConfig, PoseToRotation
+from model.skeleton import Skeleton
+
+SMALL = P2RConfig(width=32, heads=2, rest_layers=1, ref_layers=1, pose_layers=1, decoder_layers=2)
+
+
+def untrained(config: P2RConfig = SMALL, seed: int = 0) -> network.Network:
+    """A network whose output head is random, so that it is not the identity correction."""
+    torch.manual_seed(seed)
+    module = PoseToRotation(config)
+    torch.nn.init.normal_(module.head[1].weight, std=0.1)
+    return network.Network(module)
+
+
+def clip(seed: int, bones: int, frames: int):
+    motion = random_motion(random_skeleton(seed, bones), frames, seed=seed)
+    P = motion.positions()
+    return motion, (motion.skeleton, P[0], motion.local_rotations[0], P[1:])
+
+
+def test_output_shape_and_valid_rotations():
+    motion, (sk, ref_p, ref_r, P) = clip(1, 25, 20)
+    R = untrained().pose_to_rotation(sk, ref_p, ref_r, P)
+    assert R.shape == (19, 25, 3, 3) and R.dtype == np.float64
+    assert np.allclose(R @ R.swapaxes(-1, -2), np.eye(3), atol=1e-5) and np.allclose(np.linalg.det(R), 1.0, atol=1e-5)
+    assert untrained().pose_to_rotation(sk, ref_p, ref_r, P[:0]).shape == (0, 25, 3, 3)
+
+
+def test_a_fresh_network_starts_from_the_ik():
+    motion, (sk, ref_p, ref_r, P) = clip(2, 40, 15)
+    net = network.Network(PoseToRotation(SMALL))  # zero-initialised head: identity correction
+    ik_R = ik.solve_rotations(sk, P, ref_p, ref_r)
+    assert np.degrees(metrics.geodesic_angle(net.pose_to_rotation(sk, ref_p, ref_r, P), ik_R)).max() < 0.05
+
+
+def test_chunked_inference_equals_one_pass():
+    motion, (sk, ref_p, ref_r, P) = clip(3, 30, 50)
+    net = untrained()
+    whole = net.pose_to_rotation(sk, ref_p, ref_r, P, chunk_frames=1000)
+    for chunk in (1, 7, 16):
+        assert np.abs(net.pose_to_rotation(sk, ref_p, ref_r, P, chunk_frames=chunk) - whole).max() < 1e-5
+
+
+def test_equivariant_to_a_consistent_reordering_of_joints(rng):
+    motion, (sk, ref_p, ref_r, P) = clip(4, 30, 12)
+    order = np.lexsort((rng.random(sk.num_joints), sk.depth))  # any order that keeps parents first
+    inverse = np.argsort(order)
+    parents = np.where(sk.parents[order] < 0, -1, inverse[np.maximum(sk.parents[order], 0)])
+    shuffled = Skeleton(parents=parents, rest_heads=sk.rest_heads[order], rest_frames=sk.rest_frames[order])
+    assert not np.array_equal(order, np.arange(sk.num_joints))
+    net = untrained()
+    a = net.pose_to_rotation(sk, ref_p, ref_r, P)
+    b = net.pose_to_rotation(shuffled, ref_p[order], ref_r[order], P[:, order])
+    assert np.abs(a[:, order] - b).max() < 1e-4
+
+
+def test_bad_input_gives_clear_errors():
+    motion, (sk, ref_p, ref_r, P) = clip(5, 12, 6)
+    net = untrained()
+    bad = P.copy()
+    bad[2, 3, 1] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        net.pose_to_rotation(sk, ref_p, ref_r, bad)
+    with pytest.raises(InputError, match=r"positions must have shape \(T, 12, 3\)"):
+        net.pose_to_rotation(sk, ref_p, ref_r, P[:, :11])
+    with pytest.raises(InputError, match="ref_rotations"):
+        net.pose_to_rotation(sk, ref_p, ref_r[:, :2], P)
+    huge = Skeleton(parents=np.arange(-1, network.MAX_JOINTS), rest_heads=np.arange(3.0 * 257).reshape(257, 3))
+    with pytest.raises(InputError, match="at most 256"):
+        net.pose_to_rotation(huge, huge.rest_heads, np.tile(np.eye(3), (257, 1, 1)), huge.rest_heads[None])
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path):
+    motion, (sk, ref_p, ref_r, P) = clip(6, 20, 8)
+    net = untrained()
+    path = tmp_path / "p2r.safetensors"
+    net.save(path, command="test")
+    info = json.loads(path.with_suffix(".json").read_text())
+    assert info["config"]["width"] == SMALL.width and info["training"]["command"] == "test"
+    again = network.Network.load(path)
+    assert np.array_equal(again.pose_to_rotation(sk, ref_p, ref_r, P), net.pose_to_rotation(sk, ref_p, ref_r, P))
+    path.with_suffix(".json").unlink()
+    with pytest.raises(network.CheckpointError, match="needs both"):
+        network.Network.load(path)
+    with pytest.raises(ValueError, match="device"):
+        network.resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            network.resolve_device("cuda")
+    assert network.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_training_lowers_the_loss():
+    torch.manual_seed(0)
+    model = PoseToRotation(SMALL)
+    _, inputs, graph, true = train.make_batch([11, 12, 13], 12, 2.0, SMALL, 15, "cpu")
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = train.rotation_loss(model(inputs, graph)[0], true, graph.valid, inputs.is_root)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.75 * losses[0]
+
+
+def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):
+    out = tmp_path / "p2r.safetensors"
+    common = ["--stage", "p2r", "--out", str(out), "--width", "16", "--decoder-layers", "1", "--tokens", "120", "--frames", "6"]
+    assert train.main([*common, "--steps", "2", "--val-every", "2", "--val-clips", "2", "--max-bones", "8"]) == 0
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["training"]["command"].startswith("python -m model.train --stage p2r") and info["training"]["data_seed"] == 0
+    assert info["training"]["history"][-1]["step"] == 2
+    assert train.main([*common, "--steps", "3", "--val-every", "1", "--val-clips", "2", "--max-bones", "8", "--resume"]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["training"]["history"][0]["step"] == 3
+    assert network.Network.load(out).config.width == 16
+    with pytest.raises(SystemExit):
+        train.main(["--stage", "p2r", "--out", str(tmp_path / "none.safetensors"), "--resume"])
