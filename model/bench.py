@@ -1,7 +1,11 @@
-"""Speed benchmarks: median of several runs, printed as a markdown table.
+"""Speed and memory benchmarks: medians of several runs, printed as markdown tables.
 
-python -m model.bench                    # IK baseline and FK, J = 30 / 70 / 175
+python -m model.bench                    # IK baseline, shipped network, FK; J = 30 / 70 / 175
 python -m model.bench --frames 2000 --runs 7
+
+Peak memory is measured in a fresh process per case: the growth of the resident set's
+high-water mark (ru_maxrss) while solving a `--memory-frames` clip, after a warm-up call
+on a few frames has loaded everything.
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from __future__ import annotations
 import argparse
 import functools
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -18,6 +24,7 @@ import torch
 from model.data.procedural import random_motion, random_skeleton
 from model.ik import solve_rotations
 from model.kinematics import forward_kinematics
+from model.network import load_pretrained
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -30,6 +37,26 @@ def median_seconds(fn, runs: int) -> float:
     return statistics.median(times)
 
 
+def solvers():
+    net = load_pretrained()
+    return {"IK": solve_rotations, "network": lambda sk, P, rp, rr: net.pose_to_rotation(sk, rp, rr, P)}
+
+
+def clip(joints: int, frames: int):
+    motion = random_motion(random_skeleton(joints, joints), frames, seed=joints)
+    return motion.skeleton, motion.positions(), motion.local_rotations
+
+
+def peak_memory_mb(solver: str, joints: int, frames: int) -> float:
+    """Run in a fresh process (see the module docstring)."""
+    sk, P, R = clip(joints, frames)
+    solve = solvers()[solver]
+    solve(sk, P[:8], P[0], R[0])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    solve(sk, P, P[0], R[0])
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -37,21 +64,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--joints", nargs="+", type=int, default=[30, 70, 175], help="skeleton sizes (default: 30 70 175)")
     parser.add_argument("--frames", type=int, default=1000, help="frames per clip (default: 1000)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per case; the median is reported (default: 5)")
+    parser.add_argument("--memory-frames", type=int, default=2000, help="clip length for peak memory (default: 2000)")
+    parser.add_argument("--memory-probe", nargs=2, metavar=("SOLVER", "JOINTS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.frames < 2 or args.runs < 1:
-        parser.error("--frames must be at least 2 and --runs at least 1")
+    if args.frames < 2 or args.runs < 1 or args.memory_frames < 2:
+        parser.error("--frames and --memory-frames must be at least 2 and --runs at least 1")
+    if args.memory_probe:
+        print(f"{peak_memory_mb(args.memory_probe[0], int(args.memory_probe[1]), args.memory_frames):.1f}")
+        return 0
 
     machine = platform.processor() or platform.machine()
     print(f"machine: {machine}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"{args.frames} frames per clip, median of {args.runs} runs (float64 numpy in and out)\n")
-    print("| joints | IK solve (s) | IK frames/s | FK (s) | FK frames/s |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| joints | IK (s) | IK frames/s | network (s) | network frames/s | FK (s) | FK frames/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    solve = solvers()
     for J in args.joints:
-        motion = random_motion(random_skeleton(J, J), args.frames, seed=J)
-        sk, P, R = motion.skeleton, motion.positions(), motion.local_rotations
-        ik_s = median_seconds(functools.partial(solve_rotations, sk, P, P[0], R[0]), args.runs)
-        fk_s = median_seconds(functools.partial(forward_kinematics, sk, R), args.runs)
-        print(f"| {J} | {ik_s:.3f} | {args.frames / ik_s:,.0f} | {fk_s:.3f} | {args.frames / fk_s:,.0f} |", flush=True)
+        sk, P, R = clip(J, args.frames)
+        times = [median_seconds(functools.partial(fn, sk, P, P[0], R[0]), args.runs) for fn in solve.values()]
+        times.append(median_seconds(functools.partial(forward_kinematics, sk, R), args.runs))
+        print(f"| {J} | " + " | ".join(f"{t:.3f} | {args.frames / t:,.0f}" for t in times) + " |", flush=True)
+
+    print(f"\nPeak memory growth while solving a {args.memory_frames}-frame clip (MB, fresh process each)\n")
+    print("| joints | " + " | ".join(solve) + " |")
+    print("|---:|" + "---:|" * len(solve))
+    for J in args.joints:
+        cells = []
+        for name in solve:
+            probe = ["--memory-probe", name, str(J), "--memory-frames", str(args.memory_frames)]
+            cells.append(
+                subprocess.run(
+                    [sys.executable, "-m", "model.bench", *probe], capture_output=True, text=True, check=True
+                ).stdout.strip()
+            )
+        print(f"| {J} | " + " | ".join(cells) + " |", flush=True)
     return 0
 
 

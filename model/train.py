@@ -179,6 +179,10 @@ def train_p2r(args) -> dict:
     }
     print(f"P2R: {sum(p.numel() for p in model.parameters()):,} parameters, {config}", file=sys.stderr, flush=True)
     history, start_time, smoothed = [], time.perf_counter(), None
+    if args.resume and out.with_suffix(".json").is_file():  # one record of the whole run
+        earlier = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["training"]
+        history = [h for h in earlier.get("history", []) if h["step"] <= step]
+        provenance["earlier_commands"] = earlier.get("earlier_commands", []) + [earlier["command"]]
     first_step = step
     while step < args.steps:
         rng = np.random.default_rng([args.seed, step])

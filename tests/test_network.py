@@ -122,7 +122,9 @@ def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):
     assert info["training"]["command"].startswith("python -m model.train --stage p2r") and info["training"]["data_seed"] == 0
     assert info["training"]["history"][-1]["step"] == 2
     assert train.main([*common, "--steps", "3", "--val-every", "1", "--val-clips", "2", "--max-bones", "8", "--resume"]) == 0
-    assert json.loads(out.with_suffix(".json").read_text())["training"]["history"][0]["step"] == 3
+    resumed = json.loads(out.with_suffix(".json").read_text())["training"]
+    assert [h["step"] for h in resumed["history"]] == [2, 3] and resumed["command"].endswith("--resume")
+    assert resumed["earlier_commands"] == [info["training"]["command"]]
     assert network.Network.load(out).config.width == 16
     with pytest.raises(SystemExit):
         train.main(["--stage", "p2r", "--out", str(tmp_path / "none.safetensors"), "--resume"])

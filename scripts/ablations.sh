@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The P2R ablation study (BENCHMARKS.md): five networks trained with one short, equal
+# budget (the full model and one variant per removed part), then evaluated on every set
+# with exact positions and 2 cm noise. Checkpoints go to out/ablations/ (not shipped).
+# Usage: bash scripts/ablations.sh [extra arguments for python -m model.train]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+mkdir -p out/ablations
+budget=(--stage p2r --steps 1000 --tokens 2000 --val-every 500 --threads 1)
+declare -A variants=(
+  [full]=""
+  [no_reference]="--no-reference"
+  [no_rest]="--no-rest"
+  [full_attention]="--attention full"
+  [all_global]="--attention global"
+)
+for name in full no_reference no_rest full_attention all_global; do
+  if [ ! -f "out/ablations/$name.json" ] || ! grep -q '"step": 1000' "out/ablations/$name.json"; then
+    # shellcheck disable=SC2086
+    .venv/bin/python -m model.train "${budget[@]}" ${variants[$name]} --out "out/ablations/$name.safetensors" "$@"
+  fi
+done
+.venv/bin/python -m model.evaluate --noise 0 2 --solvers ik \
+  --weights out/ablations/{full,no_reference,no_rest,full_attention,all_global}.safetensors --out out/ablations.md
