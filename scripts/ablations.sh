@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The P2R ablation study (BENCHMARKS.md): five networks trained with one short, equal
 # budget (the full model and one variant per removed part), then evaluated on every set
-# with exact positions and 2 cm noise. Checkpoints go to out/ablations/ (not shipped).
+# with exact positions and 2 cm noise (first 300 frames of each clip). Checkpoints go
+# to out/ablations/ (not shipped).
 # Usage: bash scripts/ablations.sh [extra arguments for python -m model.train]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +22,5 @@ for name in full no_reference no_rest full_attention all_global; do
     .venv/bin/python -m model.train "${budget[@]}" ${variants[$name]} --out "out/ablations/$name.safetensors" "$@"
   fi
 done
-.venv/bin/python -m model.evaluate --noise 0 2 --solvers ik \
+.venv/bin/python -m model.evaluate --noise 0 2 --max-frames 300 --solvers ik \
   --weights out/ablations/{full,no_reference,no_rest,full_attention,all_global}.safetensors --out out/ablations.md
