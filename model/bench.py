@@ -3,9 +3,9 @@
 python -m model.bench                    # IK baseline, shipped network, FK; J = 30 / 70 / 175
 python -m model.bench --frames 2000 --runs 7
 
-Peak memory is measured in a fresh process per case: the growth of the resident set's
-high-water mark (ru_maxrss) while solving a `--memory-frames` clip, after a warm-up call
-on a few frames has loaded everything.
+Peak memory is measured in a fresh process per case: the resident set's high-water mark
+(ru_maxrss) after solving a `--memory-frames` clip, minus the resident set just before
+(after a warm-up call on a few frames has loaded everything). Linux only.
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ def peak_memory_mb(solver: str, joints: int, frames: int) -> float:
     sk, P, R = clip(joints, frames)
     solve = solvers()[solver]
     solve(sk, P[:8], P[0], R[0])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/statm") as f:
+        before_kb = int(f.read().split()[1]) * resource.getpagesize() / 1024
     solve(sk, P, P[0], R[0])
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kb) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
