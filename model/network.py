@@ -80,9 +80,7 @@ class Network:
         for start in range(0, T, chunk_frames):
             lo, hi = max(0, start - halo), min(T, start + chunk_frames + halo)
             inputs = encode_inputs(skeleton, positions[lo:hi], ref_positions, ref_rotations, self.config)
-            batch = collate([inputs])
-            batch = type(batch)(**{k: v.to(self.device) for k, v in vars(batch).items()})
-            local = self.pose2rot(batch, graph)[0][0]
+            local = self.pose2rot(collate([inputs]).to(self.device), graph)[0][0]
             out.append(local[start - lo : start - lo + chunk_frames].double().cpu().numpy())
         return np.concatenate(out)
 

@@ -86,6 +86,9 @@ class Inputs:
     parent: torch.Tensor  # ([B,] J) long, parent index (roots: themselves)
     is_root: torch.Tensor  # ([B,] J) bool
 
+    def to(self, device: torch.device | str) -> Inputs:
+        return Inputs(**{k: v.to(device) for k, v in vars(self).items()})
+
 
 def _in_frame(G: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Vectors v (..., 3) in the frames G (..., 3, 3)."""

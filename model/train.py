@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from model import metrics
@@ -31,7 +32,7 @@ from model.attention import Graph
 from model.data import procedural
 from model.data.evalsets import HELD_OUT_SEED
 from model.network import save_checkpoint
-from model.pose2rot import Inputs, P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
+from model.pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
 
 VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate
 ROOT_WEIGHT, VELOCITY_WEIGHT = 0.2, 1.0
@@ -70,10 +71,6 @@ def make_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig,
     return skeleton, inputs, torch.as_tensor(motion.local_rotations[start : start + frames], dtype=torch.float32)
 
 
-def _to(inputs: Inputs, device) -> Inputs:
-    return Inputs(**{k: v.to(device) for k, v in vars(inputs).items()})
-
-
 def random_bones(rng: np.random.Generator, max_bones: int) -> int:
     return int(round(np.exp(rng.uniform(np.log(procedural.MIN_BONES), np.log(max_bones)))))
 
@@ -87,7 +84,7 @@ def make_batch(seeds, frames: int, max_noise_cm: float, config: P2RConfig, bones
     for b, (sk, _, R) in enumerate(examples):
         true[b, :, : sk.num_joints] = R
     graph = Graph.of(skeletons, device)
-    return skeletons, _to(collate([e[1] for e in examples]), device), graph, true.to(device)
+    return skeletons, collate([e[1] for e in examples]).to(device), graph, true.to(device)
 
 
 def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int):
@@ -101,7 +98,7 @@ def validate(model: PoseToRotation, examples, device) -> dict:
     model.eval()
     net, first = [], []
     for skeleton, inputs, true in examples:
-        batch = _to(collate([inputs]), device)
+        batch = collate([inputs]).to(device)
         local = model(batch, Graph.of([skeleton], device))[0][0]
         true = true.double().numpy()
         net.append(metrics.rotation_error(local.cpu().double().numpy(), true))
@@ -141,8 +138,6 @@ def load_training_state(out: Path, model, optimizer) -> int:
             _, i, name = key.split(".", 2)
             state["state"].setdefault(int(i), {})[name] = value.reshape(()) if name == "step" else value
     optimizer.load_state_dict(state)
-    from safetensors import safe_open
-
     with safe_open(str(path), "pt") as f:
         return int(f.metadata()["step"])
 
