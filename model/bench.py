@@ -4,8 +4,9 @@ python -m model.bench                    # IK baseline, shipped network, FK; J =
 python -m model.bench --frames 2000 --runs 7
 
 Peak memory is measured in a fresh process per case: the resident set's high-water mark
-(ru_maxrss) after solving a `--memory-frames` clip, minus the resident set just before
-(after a warm-up call on a few frames has loaded everything). Linux only.
+(VmHWM, reset just before the call) while solving a `--memory-frames` clip, minus the
+resident set before it (after a warm-up call on a few frames has loaded everything).
+Linux only. (ru_maxrss would not do: a child inherits its parent's high-water mark.)
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import functools
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -52,10 +52,16 @@ def peak_memory_mb(solver: str, joints: int, frames: int) -> float:
     sk, P, R = clip(joints, frames)
     solve = solvers()[solver]
     solve(sk, P[:8], P[0], R[0])
-    with open("/proc/self/statm") as f:
-        before_kb = int(f.read().split()[1]) * resource.getpagesize() / 1024
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current resident set
+    before_kb = _status_kb("VmRSS")
     solve(sk, P, P[0], R[0])
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kb) / 1024
+    return (_status_kb("VmHWM") - before_kb) / 1024
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
 def main(argv: list[str] | None = None) -> int:
