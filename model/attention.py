@@ -57,6 +57,9 @@ class Graph:
             ancestors[b, :n, :n] = s.ancestor_mask
         return Graph(*(torch.as_tensor(a, device=device) for a in (hops, edges, valid, ancestors)))
 
+    def to(self, device: torch.device | str) -> Graph:
+        return Graph(*(t.to(device) for t in (self.hops, self.edges, self.valid, self.ancestors)))
+
     def allowed(self, local: bool) -> torch.Tensor:
         """(B, J, J) bool: which keys each query may attend to (always at least itself)."""
         eye = torch.eye(self.valid.shape[1], dtype=torch.bool, device=self.valid.device)

@@ -1,11 +1,14 @@
 """The trained networks behind one numpy API, and their checkpoints.
 
-    net = load_pretrained()                      # the shipped weights, on the CPU
+    net = load_pretrained()                      # the shipped end-to-end network, on the CPU
+    positions = net.video_to_pose(frames, skeleton, ref_positions, ref_rotations)
+    rotations = net.capture(frames, skeleton, ref_positions, ref_rotations)
     rotations = net.pose_to_rotation(skeleton, ref_positions, ref_rotations, positions)
 
-A checkpoint is a safetensors file of weights beside a json file of the same name holding
-the format version, the network's configuration and how it was trained (command, data
-seed, git commit). Loading never unpickles anything.
+A checkpoint is a safetensors file of weights (one prefix per part: `video2pose.`,
+`pose2rot.`) beside a json file of the same name holding the format version, the stage
+that trained it (`p2r`, `v2p` or `joint`), each part's configuration and how it was
+trained (command, data seed, git commit). Loading never unpickles anything.
 """
 
 from __future__ import annotations
@@ -16,17 +19,24 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from model.attention import Graph
 from model.ik import InputError, check_solver_inputs
 from model.pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs
 from model.skeleton import Skeleton
+from model.video import prepare_frames
+from model.video2pose import V2PConfig, VideoToPose, query_features
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-POSE2ROT_WEIGHTS = WEIGHTS_DIR / "pose2rot.safetensors"
+CAPTURE_WEIGHTS = WEIGHTS_DIR / "capture.safetensors"  # end-to-end: V2P + P2R trained jointly
+POSE2ROT_WEIGHTS = WEIGHTS_DIR / "pose2rot.safetensors"  # P2R trained alone on exact and noisy positions
 MAX_JOINTS = 256
-CHUNK_FRAMES = 128  # frames per forward pass: memory stays flat however long the clip
+CHUNK_FRAMES = 128  # frames per P2R pass: memory stays flat however long the clip
+VIDEO_CHUNK_FRAMES = 32  # frames per V2P pass (decoded frames are letterboxed chunk by chunk)
+PARTS = {"video2pose": (V2PConfig, VideoToPose), "pose2rot": (P2RConfig, PoseToRotation)}
+STAGES = {"p2r": ("pose2rot",), "v2p": ("video2pose",), "joint": ("video2pose", "pose2rot")}
 
 
 class CheckpointError(RuntimeError):
@@ -46,16 +56,26 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 class Network:
-    """A Pose-to-Rotation network ready for inference (eval mode, no gradients)."""
+    """Trained parts ready for inference (eval mode, no gradients): `video2pose`,
+    `pose2rot` or both."""
 
-    def __init__(self, pose2rot: PoseToRotation, *, device: str | torch.device = "cpu", info: dict | None = None):
+    def __init__(self, parts: dict[str, nn.Module], *, device: str | torch.device = "cpu", info: dict | None = None):
         self.device = resolve_device(device) if isinstance(device, str) else device
-        self.pose2rot = pose2rot.to(self.device).eval()
+        self.parts = {name: module.to(self.device).eval() for name, module in parts.items()}
         self.info = info or {}
 
-    @property
-    def config(self) -> P2RConfig:
-        return self.pose2rot.config
+    def _part(self, name: str) -> nn.Module:
+        if name not in self.parts:
+            raise CheckpointError(f"this checkpoint ({self.info.get('stage', '?')}) has no {name} network")
+        return self.parts[name]
+
+    @staticmethod
+    def _check(skeleton: Skeleton, positions, ref_positions, ref_rotations):
+        if skeleton.num_joints > MAX_JOINTS:
+            raise InputError(f"the skeleton has {skeleton.num_joints} joints; at most {MAX_JOINTS} are supported")
+        arrays = [torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in (positions, ref_positions, ref_rotations)]
+        check_solver_inputs(skeleton, *arrays)
+        return arrays
 
     @torch.no_grad()
     def pose_to_rotation(self, skeleton: Skeleton, ref_positions, ref_rotations, positions, *, chunk_frames: int = CHUNK_FRAMES):
@@ -66,60 +86,91 @@ class Network:
         rotations (J, 3, 3). Frames are processed `chunk_frames` at a time with enough
         overlap that the result is the same as in one pass.
         """
-        if skeleton.num_joints > MAX_JOINTS:
-            raise InputError(f"the skeleton has {skeleton.num_joints} joints; at most {MAX_JOINTS} are supported")
-        positions, ref_positions, ref_rotations = (
-            torch.as_tensor(np.asarray(a, dtype=np.float64)) for a in (positions, ref_positions, ref_rotations)
-        )
-        check_solver_inputs(skeleton, positions, ref_positions, ref_rotations)
-        T, halo = positions.shape[0], self.config.halo
+        pose2rot = self._part("pose2rot")
+        positions, ref_positions, ref_rotations = self._check(skeleton, positions, ref_positions, ref_rotations)
+        T, halo = positions.shape[0], pose2rot.config.halo
         if T == 0:
             return np.zeros((0, skeleton.num_joints, 3, 3))
         graph = Graph.of([skeleton], self.device)
         out = []
         for start in range(0, T, chunk_frames):
             lo, hi = max(0, start - halo), min(T, start + chunk_frames + halo)
-            inputs = encode_inputs(skeleton, positions[lo:hi], ref_positions, ref_rotations, self.config)
-            local = self.pose2rot(collate([inputs]).to(self.device), graph)[0][0]
+            inputs = encode_inputs(skeleton, positions[lo:hi], ref_positions, ref_rotations, pose2rot.config)
+            local = pose2rot(collate([inputs]).to(self.device), graph)[0][0]
             out.append(local[start - lo : start - lo + chunk_frames].double().cpu().numpy())
         return np.concatenate(out)
 
-    # ---- checkpoints ---------------------------------------------------------------
-    def save(self, path: str | Path, **training) -> None:
-        save_checkpoint(path, self.pose2rot, training)
+    @torch.no_grad()
+    def video_to_pose(self, frames, skeleton: Skeleton, ref_positions, ref_rotations, *, chunk_frames: int = VIDEO_CHUNK_FRAMES):
+        """uint8 RGB frames (T, H, W, 3), any size -> joint heads (T, J, 3) in the view
+        frame (DESIGN.md section 3), in the skeleton's units, root at the origin (numpy,
+        float64). The subject should be seen from the front of the view frame."""
+        video2pose = self._part("video2pose")
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise InputError(f"frames must be uint8 RGB of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
+        ref_positions = self._check(skeleton, np.zeros((0, skeleton.num_joints, 3)), ref_positions, ref_rotations)[1]
+        T, halo, J = frames.shape[0], video2pose.config.halo, skeleton.num_joints
+        if T == 0:
+            return np.zeros((0, J, 3))
+        graph = Graph.of([skeleton], self.device)
+        queries = query_features(skeleton, ref_positions.numpy())[None].to(self.device)
+        root = torch.as_tensor(skeleton.roots[:1], device=self.device)
+        out = []
+        for start in range(0, T, chunk_frames):
+            lo, hi = max(0, start - halo), min(T, start + chunk_frames + halo)
+            images = prepare_frames(frames[lo:hi], video2pose.config.image_size)[None].to(self.device)
+            positions = video2pose(images, queries, graph, root)[0]
+            out.append(positions[start - lo : start - lo + chunk_frames].double().cpu().numpy())
+        return np.concatenate(out) * skeleton.scale
 
+    def capture(self, frames, skeleton: Skeleton, ref_positions, ref_rotations) -> np.ndarray:
+        """uint8 RGB frames (T, H, W, 3) -> local rotations (T, J, 3, 3) in the rig's own
+        conventions; the root's rotation is as seen from the front of the view frame."""
+        positions = self.video_to_pose(frames, skeleton, ref_positions, ref_rotations)
+        return self.pose_to_rotation(skeleton, ref_positions, ref_rotations, positions)
+
+    # ---- checkpoints ---------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Network:
-        module, info = load_checkpoint(path)
-        return cls(module, device=device, info=info)
+        parts, info = load_checkpoint(path)
+        return cls(dict(parts.items()), device=device, info=info)
 
 
-def save_checkpoint(path: str | Path, module: PoseToRotation, training: dict) -> None:
-    """Weights to `path` (safetensors), configuration and provenance beside it (.json)."""
+def save_checkpoint(path: str | Path, parts: nn.ModuleDict, stage: str, training: dict) -> None:
+    """Weights to `path` (safetensors), configurations and provenance beside it (.json)."""
+    if sorted(parts) != sorted(STAGES[stage]):
+        raise ValueError(f"stage {stage} saves {STAGES[stage]}, got {list(parts)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    info = {"format_version": FORMAT_VERSION, "stage": "p2r", "config": module.config.to_dict(), "training": training}
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    configs = {name: module.config.to_dict() for name, module in parts.items()}
+    info = {"format_version": FORMAT_VERSION, "stage": stage, "config": configs, "training": training}
+    state = {k: v.detach().cpu().contiguous() for k, v in parts.state_dict().items()}
     save_file(state, str(path), metadata={"format_version": str(FORMAT_VERSION)})
     path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
-def load_checkpoint(path: str | Path) -> tuple[PoseToRotation, dict]:
+def load_checkpoint(path: str | Path) -> tuple[nn.ModuleDict, dict]:
     path = Path(path)
     config_path = path.with_suffix(".json")
     if not path.is_file() or not config_path.is_file():
         raise CheckpointError(f"checkpoint {path} needs both {path.name} and {config_path.name}")
     info = json.loads(config_path.read_text(encoding="utf-8"))
-    if info.get("format_version") != FORMAT_VERSION or info.get("stage") != "p2r":
-        raise CheckpointError(f"{config_path} is not a version-{FORMAT_VERSION} pose-to-rotation checkpoint")
-    module = PoseToRotation(P2RConfig.from_dict(info["config"]))
-    state = load_file(str(path))
-    missing, unexpected = module.load_state_dict(state, strict=False)
+    if info.get("format_version") != FORMAT_VERSION or info.get("stage") not in STAGES:
+        raise CheckpointError(f"{config_path} is not a version-{FORMAT_VERSION} checkpoint of a known stage")
+    try:
+        parts = nn.ModuleDict(
+            {name: PARTS[name][1](PARTS[name][0].from_dict(info["config"][name])) for name in STAGES[info["stage"]]}
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{config_path} holds an unusable configuration: {error}") from error
+    missing, unexpected = parts.load_state_dict(load_file(str(path)), strict=False)
     if missing or unexpected:
         raise CheckpointError(f"{path} does not match its configuration (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return module, info
+    return parts, info
 
 
-def load_pretrained(device: str = "cpu") -> Network:
-    """The shipped network (`model/weights/`) on `device` ("cpu", "cuda" or "auto")."""
-    return Network.load(POSE2ROT_WEIGHTS, device=device)
+def load_pretrained(device: str = "cpu", path: str | Path = CAPTURE_WEIGHTS) -> Network:
+    """The shipped end-to-end network (`model/weights/capture.*`) on `device` ("cpu",
+    "cuda" or "auto"); `path` picks another checkpoint, e.g. `POSE2ROT_WEIGHTS`."""
+    return Network.load(path, device=device)

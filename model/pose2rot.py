@@ -157,7 +157,9 @@ def encode_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations, c
         ref_rotations = torch.eye(3).expand(J, 3, 3)
         ref_positions = torch.tensor(skeleton.rest_heads, dtype=torch.float32)
 
-    R_ik = ik.solve_rotations(skeleton, positions, ref_positions, ref_rotations)
+    # The closed form is not differentiated (its SVD's gradient blows up at symmetric
+    # children); gradients still reach the positions through the features below.
+    R_ik = ik.solve_rotations(skeleton, positions.detach(), ref_positions, ref_rotations)
     lift = positions[:, root] - torch.tensor(skeleton.rest_heads[root], dtype=torch.float32)
     G_ik, heads_ik = forward_kinematics(skeleton, R_ik, lift)
     x = positions / s

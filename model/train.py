@@ -1,12 +1,23 @@
 """Train the networks on procedural data (nothing is downloaded).
 
     python -m model.train --stage p2r --steps 3000 --out model/weights/pose2rot.safetensors
+    python -m model.train --stage v2p --steps 3000 --out out/v2p.safetensors
+    python -m model.train --stage joint --init out/v2p.safetensors model/weights/pose2rot.safetensors \
+        --steps 1000 --out model/weights/capture.safetensors
 
 Each step draws fresh creatures and motion from `model.data.procedural` (seeds below
-`VALIDATION_SEED`; evaluation seeds are never drawn), a window of frames, a reference
-frame from elsewhere in the clip and Gaussian position noise, so the network meets new
-skeletons, rolls, rest poses and conventions all the time. Validation runs on fixed
-held-out procedural skeletons beside the IK baseline. A run is resumable
+`VALIDATION_SEED`; evaluation seeds are never drawn), a window of frames and a reference
+frame from elsewhere in the clip, so the networks meet new skeletons, rolls, rest poses
+and conventions all the time. Stages:
+
+- `p2r`: Pose-to-Rotation on exact positions and positions with Gaussian noise;
+- `v2p`: Video-to-Pose on clips rendered on the fly (`model.data.render`), position loss;
+- `joint`: both, end to end: P2R is fed V2P's predictions with a probability rising from
+  0.1 to 1.0 over `--warmup` steps (else the true positions), and the rotation loss
+  reaches V2P through them (the analytic IK inside P2R's first guess is not
+  differentiated).
+
+Validation runs on fixed held-out creatures beside the IK baseline. A run is resumable
 (`--resume`): the training state is saved next to the output every `--val-every` steps,
 and the data of step k depends only on (`--seed`, k).
 """
@@ -14,6 +25,7 @@ and the data of step k depends only on (`--seed`, k).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import shlex
@@ -26,16 +38,19 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from model import metrics
 from model.attention import Graph
-from model.data import procedural
+from model.data import procedural, render
 from model.data.evalsets import HELD_OUT_SEED
-from model.network import save_checkpoint
+from model.network import STAGES, load_checkpoint, save_checkpoint
 from model.pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
+from model.video import prepare_frames
+from model.video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
 VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate
-ROOT_WEIGHT, VELOCITY_WEIGHT = 0.2, 1.0
+ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT = 0.2, 1.0, 1.0
 
 
 def geodesic(R1: torch.Tensor, R2: torch.Tensor) -> torch.Tensor:
@@ -87,6 +102,12 @@ def make_batch(seeds, frames: int, max_noise_cm: float, config: P2RConfig, bones
     return skeletons, collate([e[1] for e in examples]).to(device), graph, true.to(device)
 
 
+def position_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean joint distance (units of the skeleton's scale) over real joints; (B, T, J, 3)."""
+    weight = valid.float()[:, None]
+    return (((pred - true).square().sum(-1) + 1e-8).sqrt() * weight).sum() / (weight.sum() * pred.shape[1])
+
+
 def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int):
     rng = np.random.default_rng(VALIDATION_SEED)
     return [make_example(VALIDATION_SEED + i, frames, 2.0, config, random_bones(rng, max_bones)) for i in range(count)]
@@ -105,6 +126,105 @@ def validate(model: PoseToRotation, examples, device) -> dict:
         first.append(metrics.rotation_error(local_rotations(batch, batch.first_guess)[0].cpu().double().numpy(), true))
     model.train()
     return {"network_deg": float(np.nanmean(net)), "ik_deg": float(np.nanmean(first))}
+
+
+# ---- video stages -------------------------------------------------------------------
+
+
+def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> dict:
+    """One rendered clip seen from a random yaw: frames, V2P queries, view-frame targets
+    (root-relative, in units of the skeleton's scale) and a world-space reference pair."""
+    rng = np.random.default_rng(seed)
+    skeleton = procedural.random_skeleton(seed, bones)
+    motion = procedural.random_motion(skeleton, 2 * frames, fps=float(rng.choice([24.0, 30.0, 60.0])), seed=seed)
+    start = int(rng.integers(0, frames + 1))
+    outside = np.r_[0:start, start + frames : 2 * frames]
+    ref = int(rng.choice(outside))
+    view = render.view_motion(motion.frames(slice(start, start + frames)), rng.uniform(-np.pi, np.pi))
+    images = prepare_frames(render.render_clip(view, render.random_body(rng, skeleton), rng, image_size), image_size)
+    ref_positions = motion.positions()[ref]
+    root = int(skeleton.roots[0])
+    positions = view.positions()
+    return {
+        "skeleton": skeleton,
+        "images": images,
+        "queries": query_features(skeleton, ref_positions),
+        "positions": torch.as_tensor((positions - positions[:, root : root + 1]) / skeleton.scale, dtype=torch.float32),
+        "rotations": torch.as_tensor(view.local_rotations, dtype=torch.float32),
+        "ref_positions": torch.as_tensor(ref_positions, dtype=torch.float32),
+        "ref_rotations": torch.as_tensor(motion.local_rotations[ref], dtype=torch.float32),
+    }
+
+
+def video_batch(examples: list[dict], device) -> dict:
+    skeletons = [e["skeleton"] for e in examples]
+    J = max(s.num_joints for s in skeletons)
+
+    def pad(name, fill):
+        out = []
+        for e in examples:
+            x = e[name]
+            extra = fill.expand(x.shape[0], J - x.shape[1], *x.shape[2:])
+            out.append(torch.cat([x, extra], 1))
+        return torch.stack(out).to(device)
+
+    return {
+        "skeletons": skeletons,
+        "graph": Graph.of(skeletons, device),
+        "images": torch.stack([e["images"] for e in examples]).to(device),
+        "queries": collate_queries([e["queries"] for e in examples]).to(device),
+        "root": torch.as_tensor([int(s.roots[0]) for s in skeletons], device=device),
+        "positions": pad("positions", torch.zeros(3)),
+        "rotations": pad("rotations", torch.eye(3)),
+    }
+
+
+def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_predicted: np.ndarray):
+    """V2P positions, then P2R rotations from the predicted (where `feed_predicted`) or
+    the true positions of each clip."""
+    predicted = parts["video2pose"](batch["images"], batch["queries"], batch["graph"], batch["root"])
+    if "pose2rot" not in parts:
+        return predicted, None, None
+    device, p2r = predicted.device, parts["pose2rot"]
+    items = []
+    for b, e in enumerate(examples):
+        sk = e["skeleton"]
+        source = predicted[b] if feed_predicted[b] else batch["positions"][b]
+        positions = source[:, : sk.num_joints].cpu() * sk.scale
+        items.append(encode_inputs(sk, positions, e["ref_positions"], e["ref_rotations"], p2r.config))
+    inputs = collate(items).to(device)
+    local, _ = p2r(inputs, batch["graph"])
+    return predicted, local, inputs
+
+
+def video_examples(seeds, frames: int, bones: int, image_size: int) -> list[dict]:
+    return [make_video_example(int(s), frames, bones, image_size) for s in seeds]
+
+
+def video_validation_set(count: int, frames: int, max_bones: int, image_size: int) -> list[dict]:
+    rng = np.random.default_rng(VALIDATION_SEED)
+    return [make_video_example(VALIDATION_SEED + i, frames, random_bones(rng, max_bones), image_size) for i in range(count)]
+
+
+@torch.no_grad()
+def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
+    """MPJPE (cm at 1 m scale) of V2P and, with P2R, the rotation error of the network and
+    of the IK on the same predicted positions (deg), over the validation clips."""
+    parts.eval()
+    mpjpe, net, ik_deg = [], [], []
+    for e in examples:
+        batch = video_batch([e], device)
+        predicted, local, inputs = end_to_end(parts, batch, [e], np.array([True]))
+        mpjpe.append(float((predicted[0] - batch["positions"][0]).norm(dim=-1).mean()) * 100)
+        if local is not None:
+            true = e["rotations"].double().numpy()
+            net.append(metrics.rotation_error(local[0].cpu().double().numpy(), true))
+            ik_deg.append(metrics.rotation_error(local_rotations(inputs, inputs.first_guess)[0].cpu().double().numpy(), true))
+    parts.train()
+    result = {"mpjpe_cm": float(np.mean(mpjpe))}
+    if net:
+        result.update(network_deg=float(np.nanmean(net)), ik_deg=float(np.nanmean(ik_deg)))
+    return result
 
 
 def git_commit() -> str:
@@ -148,49 +268,95 @@ def learning_rate(step: int, steps: int, peak: float, warmup: int = 200) -> floa
     return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(steps - warmup, 1))))
 
 
-def train_p2r(args) -> dict:
+def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
+    """The training data of one step, a function of (`--seed`, step) only; runs in the
+    data-loading worker when there is one."""
+    rng = np.random.default_rng([args.seed, step])
+    bones = random_bones(rng, args.max_bones)
+    if p2r_config is not None:
+        seeds = rng.integers(0, VALIDATION_SEED, max(1, round(args.tokens / (args.frames * bones))))
+        _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu")
+        return {"batch": (inputs, graph, true)}
+    seeds = rng.integers(0, VALIDATION_SEED, args.clips)
+    feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
+    return {"examples": video_examples(seeds, args.frames, bones, args.image_size), "feed": feed}
+
+
+def build_parts(args) -> nn.ModuleDict:
+    """The stage's networks: fresh ones from the command-line sizes, or parts of the
+    `--init` checkpoints (by name)."""
+    fresh = {
+        "pose2rot": lambda: PoseToRotation(
+            P2RConfig(
+                width=args.width,
+                decoder_layers=args.decoder_layers,
+                attention=args.attention,
+                use_reference=not args.no_reference,
+                use_rest=not args.no_rest,
+            )
+        ),
+        "video2pose": lambda: VideoToPose(V2PConfig(image_size=args.image_size, width=args.width)),
+    }
+    loaded = {}
+    for path in args.init:
+        loaded.update(load_checkpoint(path)[0].items())
+    return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
+
+
+def train(args) -> dict:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    config = P2RConfig(
-        width=args.width,
-        decoder_layers=args.decoder_layers,
-        attention=args.attention,
-        use_reference=not args.no_reference,
-        use_rest=not args.no_rest,
-    )
-    model = PoseToRotation(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    parts = build_parts(args).to(device)
+    optimizer = torch.optim.AdamW(parts.parameters(), lr=args.lr, weight_decay=1e-4)
     out = Path(args.out)
-    step = load_training_state(out, model, optimizer) if args.resume else 0
-    val = validation_set(args.val_clips, args.frames, config, args.max_bones)
+    step = load_training_state(out, parts, optimizer) if args.resume else 0
+    video = args.stage != "p2r"
+    if video:
+        args.image_size = parts["video2pose"].config.image_size  # an --init V2P keeps its own
+    if video:
+        val = video_validation_set(args.val_clips, args.frames, args.max_bones, parts["video2pose"].config.image_size)
+    else:
+        val = validation_set(args.val_clips, args.frames, parts["pose2rot"].config, args.max_bones)
     provenance = {
         "command": "python -m model.train " + " ".join(map(shlex.quote, args.argv)),
         "data_seed": args.seed,
         "git_commit": git_commit(),
         "steps": args.steps,
-        "validation": f"procedural seeds {VALIDATION_SEED}..{VALIDATION_SEED + args.val_clips - 1}, noise up to 2 cm",
+        "validation": f"procedural seeds {VALIDATION_SEED}..{VALIDATION_SEED + args.val_clips - 1}"
+        + (", rendered" if video else ", noise up to 2 cm"),
     }
-    print(f"P2R: {sum(p.numel() for p in model.parameters()):,} parameters, {config}", file=sys.stderr, flush=True)
+    sizes = ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,} parameters" for name, m in parts.items())
+    print(f"{args.stage}: {sizes}", file=sys.stderr, flush=True)
     history, start_time, smoothed = [], time.perf_counter(), None
     if args.resume and out.with_suffix(".json").is_file():  # one record of the whole run
         earlier = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["training"]
         history = [h for h in earlier.get("history", []) if h["step"] <= step]
         provenance["earlier_commands"] = earlier.get("earlier_commands", []) + [earlier["command"]]
     first_step = step
-    while step < args.steps:
-        rng = np.random.default_rng([args.seed, step])
-        bones = random_bones(rng, args.max_bones)
-        seeds = rng.integers(0, VALIDATION_SEED, max(1, round(args.tokens / (args.frames * bones))))
-        _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, config, bones, device)
+    loader = torch.utils.data.DataLoader(
+        range(step, args.steps),
+        batch_size=None,
+        num_workers=args.workers,
+        collate_fn=functools.partial(step_data, args, parts["pose2rot"].config if not video else None),
+        worker_init_fn=lambda _: torch.set_num_threads(1),
+    )
+    for data in loader:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.steps, args.lr)
-        local, _ = model(inputs, graph)
-        loss = rotation_loss(local, true, graph.valid, inputs.is_root)
+        if video:
+            batch = video_batch(data["examples"], device)
+            predicted, local, inputs = end_to_end(parts, batch, data["examples"], data["feed"])
+            loss = POSITION_WEIGHT * position_loss(predicted, batch["positions"], batch["graph"].valid)
+            if local is not None:
+                loss = loss + rotation_loss(local, batch["rotations"], batch["graph"].valid, inputs.is_root)
+        else:
+            inputs, graph, true = (x.to(device) for x in data["batch"])
+            loss = rotation_loss(parts["pose2rot"](inputs, graph)[0], true, graph.valid, inputs.is_root)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(parts.parameters(), 1.0)
         optimizer.step()
         step += 1
         smoothed = loss.item() if smoothed is None else 0.95 * smoothed + 0.05 * loss.item()
@@ -204,11 +370,12 @@ def train_p2r(args) -> dict:
             flush=True,
         )
         if step % args.val_every == 0 or step == args.steps:
-            result = {"step": step, "loss": smoothed, **validate(model, val, device)}
+            scores = validate_video(parts, val, device) if video else validate(parts["pose2rot"], val, device)
+            result = {"step": step, "loss": smoothed, **scores}
             history.append(result)
             print(f"\nvalidation: {json.dumps(result)}", file=sys.stderr, flush=True)
-            save_training_state(out, model, optimizer, step)
-            save_checkpoint(out, model, {**provenance, "history": history})
+            save_training_state(out, parts, optimizer, step)
+            save_checkpoint(out, parts, args.stage, {**provenance, "history": history})
     return history[-1] if history else {}
 
 
@@ -217,11 +384,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--stage", choices=["p2r"], required=True, help="which network to train")
+    parser.add_argument("--stage", choices=sorted(STAGES), required=True, help="which network(s) to train")
     parser.add_argument("--out", required=True, help="checkpoint path (.safetensors; a .json is written beside it)")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--tokens", type=int, default=3000, help="joint-frames per step (clips per step = tokens / (frames * J))")
     parser.add_argument("--frames", type=int, default=24, help="frames per clip")
+    parser.add_argument("--clips", type=int, default=4, help="video stages: rendered clips per step")
+    parser.add_argument("--image-size", type=int, default=V2PConfig.image_size, help="video stages: a new V2P's input size")
+    parser.add_argument("--warmup", type=int, default=500, help="joint stage: steps until P2R sees only predictions")
+    parser.add_argument("--init", nargs="+", default=[], help="start from the parts in these checkpoints")
     parser.add_argument("--max-bones", type=int, default=120, help="largest procedural skeleton in training")
     parser.add_argument("--max-noise", type=float, default=3.0, help="position noise up to this (cm at 1 m scale)")
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -235,14 +406,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-clips", type=int, default=16)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--workers", type=int, default=0, help="data-making processes beside training (default: none)")
     parser.add_argument("--resume", action="store_true", help="continue from the training state saved beside --out")
     args = parser.parse_args(argv)
     args.argv = argv
-    if args.steps < 1 or args.tokens < 1 or args.frames < 2:
-        parser.error("--steps and --tokens must be at least 1, --frames at least 2")
+    if args.steps < 1 or args.tokens < 1 or args.clips < 1 or args.frames < 2:
+        parser.error("--steps, --tokens and --clips must be at least 1, --frames at least 2")
     if args.resume and not _state_path(Path(args.out)).is_file():
         parser.error(f"--resume: no training state at {_state_path(Path(args.out))}")
-    result = train_p2r(args)
+    result = train(args)
     print(json.dumps(result))
     return 0
 
