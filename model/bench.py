@@ -1,7 +1,8 @@
 """Speed and memory benchmarks: medians of several runs, printed as markdown tables.
 
-python -m model.bench                    # IK baseline, shipped network, FK; J = 30 / 70 / 175
+python -m model.bench                    # IK baseline, shipped P2R network, FK; J = 30 / 70 / 175
 python -m model.bench --frames 2000 --runs 7
+python -m model.bench --video            # a 120-frame 640x360 mp4: decode, V2P, P2R (end-to-end)
 
 Peak memory is measured in a fresh process per case: the resident set's high-water mark
 (VmHWM, reset just before the call) while solving a `--memory-frames` clip, minus the
@@ -21,10 +22,12 @@ import time
 
 import torch
 
+from model.data import render
 from model.data.procedural import random_motion, random_skeleton
 from model.ik import solve_rotations
 from model.kinematics import forward_kinematics
-from model.network import load_pretrained
+from model.network import POSE2ROT_WEIGHTS, load_pretrained
+from model.video import read_video
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -38,7 +41,7 @@ def median_seconds(fn, runs: int) -> float:
 
 
 def solvers():
-    net = load_pretrained()
+    net = load_pretrained(path=POSE2ROT_WEIGHTS)
     return {"IK": solve_rotations, "network": lambda sk, P, rp, rr: net.pose_to_rotation(sk, rp, rr, P)}
 
 
@@ -64,6 +67,44 @@ def _status_kb(field: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
+def video_file(path: str, joints: int, frames: int, size=(640, 360)) -> tuple:
+    """A rendered clip of a `joints`-bone creature, upscaled and encoded as mp4."""
+    import cv2
+    import numpy as np
+
+    sk, _, _ = clip(joints, 2)
+    motion = random_motion(sk, frames, seed=joints)
+    rng = np.random.default_rng(joints)
+    images = render.render_clip(motion, render.random_body(rng, sk), rng, 96)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
+    for image in images:
+        writer.write(cv2.resize(image[..., ::-1], size, interpolation=cv2.INTER_LINEAR))
+    writer.release()
+    return sk, motion.positions()[0], motion.local_rotations[0]
+
+
+def bench_video(joints: list[int], frames: int, runs: int) -> None:
+    import tempfile
+
+    net = load_pretrained()
+    print(f"{frames}-frame 640x360 mp4 clip: decode + V2P + P2R (`capture`), median of {runs} runs\n")
+    print("| joints | decode (s) | V2P (s) | P2R (s) | total (s) | frames/s |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for J in joints:
+            path = f"{tmp}/clip{J}.mp4"
+            sk, ref_p, ref_r = video_file(path, J, frames)
+            decoded = read_video(path)
+            positions = net.video_to_pose(decoded, sk, ref_p, ref_r)
+            parts = [
+                median_seconds(functools.partial(read_video, path), runs),
+                median_seconds(functools.partial(net.video_to_pose, decoded, sk, ref_p, ref_r), runs),
+                median_seconds(functools.partial(net.pose_to_rotation, sk, ref_p, ref_r, positions), runs),
+            ]
+            total = sum(parts)
+            print(f"| {J} | " + " | ".join(f"{t:.2f}" for t in parts) + f" | {total:.2f} | {frames / total:.0f} |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -72,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=1000, help="frames per clip (default: 1000)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per case; the median is reported (default: 5)")
     parser.add_argument("--memory-frames", type=int, default=2000, help="clip length for peak memory (default: 2000)")
+    parser.add_argument("--video", action="store_true", help="time video capture (decode, V2P, P2R) instead")
+    parser.add_argument("--video-frames", type=int, default=120, help="frames of the --video clip (default: 120)")
     parser.add_argument("--memory-probe", nargs=2, metavar=("SOLVER", "JOINTS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.frames < 2 or args.runs < 1 or args.memory_frames < 2:
@@ -82,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
 
     machine = platform.processor() or platform.machine()
     print(f"machine: {machine}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    if args.video:
+        bench_video(args.joints, args.video_frames, args.runs)
+        return 0
     print(f"{args.frames} frames per clip, median of {args.runs} runs (float64 numpy in and out)\n")
     print("| joints | IK (s) | IK frames/s | network (s) | network frames/s | FK (s) | FK frames/s |")
     print("|---:|---:|---:|---:|---:|---:|---:|")

@@ -29,10 +29,10 @@ Solver = Callable[..., np.ndarray]  # (skeleton, positions, ref_positions, ref_r
 
 
 def network_solver(weights: str | None = None) -> Solver:
-    """The shipped network, or the checkpoint at `weights`, as a solver."""
+    """The shipped P2R network, or the checkpoint at `weights`, as a solver."""
     from model import network
 
-    net = network.load_pretrained() if weights is None else network.Network.load(weights)
+    net = network.Network.load(network.POSE2ROT_WEIGHTS if weights is None else weights)
     return lambda sk, positions, ref_positions, ref_rotations: net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)
 
 
@@ -95,8 +95,8 @@ def mean_values(rows: list[Row]) -> tuple[float, ...]:
     )
 
 
-def markdown_table(rows: list[Row]) -> str:
-    lines = ["| clip | joints | frames | " + " | ".join(COLUMNS) + " |", "|---|---:|---:|" + "---:|" * len(COLUMNS)]
+def row_table(rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> str:
+    lines = ["| clip | joints | frames | " + " | ".join(columns) + " |", "|---|---:|---:|" + "---:|" * len(columns)]
     lines += [f"| {r.clip} | {r.joints} | {r.frames} | " + " | ".join(map(_fmt, r.values)) + " |" for r in rows]
     lines.append("| **mean over clips** | | | " + " | ".join(f"**{_fmt(v)}**" for v in mean_values(rows)) + " |")
     return "\n".join(lines)
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 summary[(set_name, noise, name)] = mean_values(rows)
-                sections.append(f"### {set_name}, solver `{name}`, noise {noise:g} cm\n\n{markdown_table(rows)}\n")
+                sections.append(f"### {set_name}, solver `{name}`, noise {noise:g} cm\n\n{row_table(rows)}\n")
 
     head = ["| set | noise (cm) | solver | " + " | ".join(COLUMNS) + " |", "|---|---:|---|" + "---:|" * len(COLUMNS)]
     head += [f"| {s} | {n:g} | {name} | " + " | ".join(map(_fmt, v)) + " |" for (s, n, name), v in summary.items()]

@@ -18,7 +18,7 @@ def untrained(config: P2RConfig = SMALL, seed: int = 0) -> network.Network:
     torch.manual_seed(seed)
     module = PoseToRotation(config)
     torch.nn.init.normal_(module.head[1].weight, std=0.1)
-    return network.Network(module)
+    return network.Network({"pose2rot": module})
 
 
 def clip(seed: int, bones: int, frames: int):
@@ -37,7 +37,7 @@ def test_output_shape_and_valid_rotations():
 
 def test_a_fresh_network_starts_from_the_ik():
     motion, (sk, ref_p, ref_r, P) = clip(2, 40, 15)
-    net = network.Network(PoseToRotation(SMALL))  # zero-initialised head: identity correction
+    net = network.Network({"pose2rot": PoseToRotation(SMALL)})  # zero-initialised head: identity correction
     ik_R = ik.solve_rotations(sk, P, ref_p, ref_r)
     assert np.degrees(metrics.geodesic_angle(net.pose_to_rotation(sk, ref_p, ref_r, P), ik_R)).max() < 0.05
 
@@ -83,11 +83,19 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     motion, (sk, ref_p, ref_r, P) = clip(6, 20, 8)
     net = untrained()
     path = tmp_path / "p2r.safetensors"
-    net.save(path, command="test")
+    network.save_checkpoint(path, torch.nn.ModuleDict(net.parts), "p2r", {"command": "test"})
     info = json.loads(path.with_suffix(".json").read_text())
-    assert info["config"]["width"] == SMALL.width and info["training"]["command"] == "test"
+    assert info["config"]["pose2rot"]["width"] == SMALL.width and info["training"]["command"] == "test"
     again = network.Network.load(path)
     assert np.array_equal(again.pose_to_rotation(sk, ref_p, ref_r, P), net.pose_to_rotation(sk, ref_p, ref_r, P))
+    with pytest.raises(network.CheckpointError, match="no video2pose"):
+        again.video_to_pose(np.zeros((2, 8, 8, 3), np.uint8), sk, ref_p, ref_r)
+    with pytest.raises(ValueError, match="stage joint saves"):
+        network.save_checkpoint(path, torch.nn.ModuleDict(net.parts), "joint", {})
+    info["stage"] = "v2p"
+    path.with_suffix(".json").write_text(json.dumps(info))
+    with pytest.raises(network.CheckpointError, match="unusable configuration"):
+        network.Network.load(path)
     path.with_suffix(".json").unlink()
     with pytest.raises(network.CheckpointError, match="needs both"):
         network.Network.load(path)
@@ -125,7 +133,7 @@ def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):
     resumed = json.loads(out.with_suffix(".json").read_text())["training"]
     assert [h["step"] for h in resumed["history"]] == [2, 3] and resumed["command"].endswith("--resume")
     assert resumed["earlier_commands"] == [info["training"]["command"]]
-    assert network.Network.load(out).config.width == 16
+    assert network.Network.load(out).parts["pose2rot"].config.width == 16
     with pytest.raises(SystemExit):
         train.main(["--stage", "p2r", "--out", str(tmp_path / "none.safetensors"), "--resume"])
 
@@ -135,14 +143,15 @@ def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def shipped():
-    return network.load_pretrained()
+    return network.load_pretrained(path=network.POSE2ROT_WEIGHTS)
 
 
 def test_shipped_checkpoint_records_how_it_was_made(shipped):
     training = shipped.info["training"]
     assert training["command"].startswith("python -m model.train --stage p2r")
     assert len(training["git_commit"]) == 40 and training["history"]
-    assert shipped.config.attention == "gl" and shipped.config.use_reference and shipped.config.use_rest
+    config = shipped.parts["pose2rot"].config
+    assert config.attention == "gl" and config.use_reference and config.use_rest
 
 
 def held_out_clips():

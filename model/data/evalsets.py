@@ -3,7 +3,9 @@
 - `cmu`: CMU mocap BVH clips from Debian's `assimp-testmodels`;
 - `deepmimic`: DeepMimic humanoid clips from PyPI `pybullet`;
 - `rigify`: Blender's eight Rigify metarigs (real rolls) with seeded procedural motion;
-- `procedural`: procedural creatures and motion from seeds that training never uses.
+- `procedural`: procedural creatures and motion from seeds that training never uses;
+- rendered video sets (`load_video_set`): Cycles renders of such rigs, made by
+  `scripts/render_evalset.py`, for the video stages.
 
 File data (Y up, no bone rolls) is given Blender-like bone frames (Y along the bone,
 roll 0, as Blender's BVH importer builds them) and turned Z-up, so every clip is a rig
@@ -12,15 +14,17 @@ in world orientation whose twist has a meaning.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from model.data import bvh, deepmimic, procedural, rigify
 from model.data.motion import Y_UP_TO_Z_UP, Motion
-from model.skeleton import bone_frames, default_tails
+from model.skeleton import Skeleton, bone_frames, default_tails
 
 CMU_DIR = Path("/usr/share/assimp/models/BVH")
 CMU_CLIPS = ("01_01", "01_03", "Boxing_Toes")
@@ -68,3 +72,41 @@ def load_set(name: str) -> list[tuple[str, Motion]]:
     if name not in loaders:
         raise KeyError(f"unknown evaluation set {name!r}; choose from {', '.join(SETS)}")
     return list(loaders[name]())
+
+
+@dataclass(frozen=True)
+class VideoClip:
+    """A rendered clip (`scripts/render_evalset.py`): the video file and its ground truth
+    in the view frame, with a world-space reference pair as a keyed frame gives it."""
+
+    name: str
+    video: Path
+    skeleton: Skeleton
+    rotations: np.ndarray  # (T, J, 3, 3) local rotations, view frame
+    heads: np.ndarray  # (T, J, 3) joint heads, view frame
+    ref_positions: np.ndarray  # (J, 3)
+    ref_rotations: np.ndarray  # (J, 3, 3)
+
+
+def load_video_set(folder: str | Path) -> list[VideoClip]:
+    """Every clip of a rendered evaluation set, in the order of its index.json."""
+    folder = Path(folder)
+    index = folder / "index.json"
+    if not index.is_file():
+        raise FileNotFoundError(f"no rendered set in {folder}: run scripts/render_evalset.py --out {folder}")
+    clips = []
+    for entry in json.loads(index.read_text(encoding="utf-8")):
+        with np.load(folder / f"{entry['clip']}.npz") as f:
+            skeleton = Skeleton(f["parents"], f["rest_heads"], f["rest_frames"], [str(n) for n in f["names"]])
+            clips.append(
+                VideoClip(
+                    entry["clip"],
+                    folder / f"{entry['clip']}.mp4",
+                    skeleton,
+                    f["rotations"],
+                    f["heads"],
+                    f["ref_positions"],
+                    f["ref_rotations"],
+                )
+            )
+    return clips

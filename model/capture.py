@@ -1,0 +1,126 @@
+"""Capture a video onto a rig from the command line, without Blender.
+
+    python -m model.capture examples/creature.mp4 --rig examples/creature.npz --out out/capture
+
+The rig file (npz) holds the skeleton (`parents`, `rest_heads`, `rest_frames`, `names`)
+and one keyed reference frame (`ref_positions`, `ref_rotations`), as
+`scripts/render_evalset.py` writes them; if it also holds ground-truth `rotations` for
+the video, the errors are printed. Writes `<video>.bvh` (the captured rotations, root
+fixed: the network predicts root-relative motion), `<video>.npz` (local rotations
+(T, J, 3, 3) in the rig's conventions and view-frame positions (T, J, 3)) and
+`<video>.preview.png` (frames beside the captured skeleton seen from the front).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model import metrics
+from model.data.bvh import save_bvh
+from model.data.motion import Motion
+from model.kinematics import forward_kinematics
+from model.network import CAPTURE_WEIGHTS, load_pretrained
+from model.skeleton import Skeleton
+from model.video import read_video, video_info
+
+PREVIEW_FRAMES, PREVIEW_SIZE = 6, 192
+
+
+def load_rig(path: str | Path) -> tuple[Skeleton, np.ndarray, np.ndarray, np.ndarray | None]:
+    with np.load(path) as f:
+        missing = {"parents", "rest_heads", "rest_frames", "ref_positions", "ref_rotations"} - set(f.files)
+        if missing:
+            raise ValueError(f"{path} lacks {sorted(missing)}")
+        names = [str(n) for n in f["names"]] if "names" in f.files else None
+        skeleton = Skeleton(f["parents"], f["rest_heads"], f["rest_frames"], names)
+        truth = f["rotations"] if "rotations" in f.files else None
+        return skeleton, f["ref_positions"], f["ref_rotations"], truth
+
+
+def draw_skeleton(skeleton: Skeleton, heads: np.ndarray, size: int, colour, image=None, extent=None) -> np.ndarray:
+    """Bones as lines, seen from the front of the view frame (x right, z up)."""
+    image = np.full((size, size, 3), 255, np.uint8) if image is None else image
+    xz = heads[:, [0, 2]] * np.array([1.0, -1.0])
+    extent = extent if extent is not None else max(np.abs(xz).max(), 1e-9) * 1.15
+    pixels = np.round(xz / extent * size / 2 + size / 2).astype(int)
+    for j, p in enumerate(skeleton.parents):
+        if p >= 0:
+            cv2.line(image, tuple(map(int, pixels[p])), tuple(map(int, pixels[j])), colour, 2, cv2.LINE_AA)
+    return image
+
+
+def preview(frames: np.ndarray, skeleton: Skeleton, rotations: np.ndarray, truth: np.ndarray | None) -> np.ndarray:
+    """Top row: video frames; bottom row: the capture (blue) over the ground truth (grey)."""
+    picks = np.linspace(0, len(frames) - 1, min(PREVIEW_FRAMES, len(frames))).round().astype(int)
+    heads = forward_kinematics(skeleton, rotations)[1]
+    heads -= heads[:, skeleton.roots[:1]]
+    extent = max(np.abs(heads[..., [0, 2]]).max(), 1e-9) * 1.15
+    top, bottom = [], []
+    for t in picks:
+        h, w = frames[t].shape[:2]
+        scale = PREVIEW_SIZE / max(h, w)
+        tile = np.full((PREVIEW_SIZE, PREVIEW_SIZE, 3), 0, np.uint8)
+        small = cv2.resize(frames[t], (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        y, x = (PREVIEW_SIZE - small.shape[0]) // 2, (PREVIEW_SIZE - small.shape[1]) // 2
+        tile[y : y + small.shape[0], x : x + small.shape[1]] = small
+        top.append(tile)
+        canvas = None
+        if truth is not None:
+            true_heads = forward_kinematics(skeleton, truth[t : t + 1])[1][0]
+            canvas = draw_skeleton(skeleton, true_heads - true_heads[skeleton.roots[0]], PREVIEW_SIZE, (170, 170, 170), extent=extent)
+        bottom.append(draw_skeleton(skeleton, heads[t], PREVIEW_SIZE, (40, 90, 220), canvas, extent))
+    return np.concatenate([np.concatenate(top, 1), np.concatenate(bottom, 1)], 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m model.capture", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("video", help="a video file (mp4, avi, mov, mkv: whatever OpenCV reads)")
+    parser.add_argument("--rig", required=True, help="npz with the skeleton and a reference pair")
+    parser.add_argument("--out", default="out/capture", help="output folder (default: out/capture)")
+    parser.add_argument("--start", type=int, default=0, help="first frame (from 0)")
+    parser.add_argument("--stop", type=int, default=None, help="frame to stop before (default: the end)")
+    parser.add_argument("--stride", type=int, default=1, help="use every n-th frame")
+    parser.add_argument("--weights", default=str(CAPTURE_WEIGHTS), help="end-to-end checkpoint (default: the shipped one)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    args = parser.parse_args(argv)
+    try:
+        skeleton, ref_positions, ref_rotations, truth = load_rig(args.rig)
+        start = time.perf_counter()
+        frames = read_video(args.video, args.start, args.stop, args.stride)
+        net = load_pretrained(args.device, args.weights)
+        positions = net.video_to_pose(frames, skeleton, ref_positions, ref_rotations)
+        rotations = net.pose_to_rotation(skeleton, ref_positions, ref_rotations, positions)
+        elapsed = time.perf_counter() - start
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = Path(args.video).stem
+    fps = video_info(args.video).fps / args.stride
+    save_bvh(out / f"{stem}.bvh", Motion(skeleton, rotations, np.zeros((len(rotations), 3)), fps))
+    np.savez_compressed(out / f"{stem}.npz", rotations=rotations, positions=positions)
+    if truth is not None:
+        truth = truth[args.start : args.stop : args.stride]
+        if len(truth) != len(rotations):
+            truth = None
+    cv2.imwrite(str(out / f"{stem}.preview.png"), preview(frames, skeleton, rotations, truth)[..., ::-1])
+    print(f"{len(frames)} frames, {skeleton.num_joints} joints in {elapsed:.1f} s -> {out}/{stem}.bvh, .npz, .preview.png")
+    if truth is not None:
+        print(
+            f"against the ground truth: rotation error {metrics.rotation_error(rotations, truth):.2f} deg, "
+            f"twist error {metrics.twist_error(rotations, truth, skeleton):.2f} deg"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

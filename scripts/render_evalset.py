@@ -1,0 +1,262 @@
+"""Render the video evaluation set with Blender's Cycles: third-party rigs with skinned
+bodies, real and procedural motion, cameras at several yaws.
+
+    .venv/bin/python scripts/render_evalset.py --out out/evalset            # the whole set
+    .venv/bin/python scripts/render_evalset.py --out /tmp/s --clips basic_human.proc@0 --frames 12
+
+Rigs: Blender's Rigify metarigs (human, horse, wolf, bird, ...: never used in training)
+with seeded procedural motion, and the human rigs of the CMU and DeepMimic clips with
+their real motion (`creature<seed>.proc@<yaw>` renders a procedural creature, as for
+the bundled example in `examples/`). Each bone gets a body part (an ellipsoid from head to tail, skinned
+rigidly to it with an Armature modifier) and a material of its own; a sun and a coloured
+world light it. Each clip is posed frame by frame in the view frame (the world turned
+by -yaw, DESIGN.md section 3), rendered, and encoded as `<clip>.mp4` with OpenCV; its
+ground truth goes to `<clip>.npz` (`model.data.evalsets.load_video_clip` reads it): the
+skeleton, the view-frame local rotations and heads (the heads as Blender evaluated
+them), and a reference pair from a frame outside the rendered excerpt, in world space
+as a keyed frame is. Same arguments, same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import bpy
+import cv2
+import numpy as np
+from mathutils import Matrix
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from model.data import evalsets, procedural, render, rigify  # noqa: E402
+from model.data.motion import Motion  # noqa: E402
+from model.kinematics import forward_kinematics  # noqa: E402
+from model.rotations import matrix_to_quaternion  # noqa: E402
+from model.skeleton import default_tails  # noqa: E402
+
+FPS = 30.0
+RIGIFY_RIGS = ("human", "horse", "wolf", "bird", "basic_human", "cat")
+REAL_CLIPS = {"cmu": ("01_01", "Boxing_Toes"), "deepmimic": ("dance_b", "jump")}  # long enough for 49 frames at 30 fps
+YAWS = (0, 35, -60, 90, 150, -120)  # degrees, cycled over the clips: two per motion
+
+
+def clip_names() -> list[str]:
+    """`<source>.<motion>@<yaw>`: two yaws per motion."""
+    motions = [f"{rig}.proc" for rig in RIGIFY_RIGS] + [f"{src}.{c}" for src, clips in REAL_CLIPS.items() for c in clips]
+    return [f"{m}@{YAWS[(2 * i + k) % len(YAWS)]}" for i, m in enumerate(motions) for k in range(2)]
+
+
+def source_motion(name: str, frames: int) -> tuple[Motion, int]:
+    """The world-space motion of `<source>.<motion>` at FPS (frames + 1 of them) and the
+    index of the reference frame (frame 0: outside the rendered frames 1..frames)."""
+    source, motion = name.split(".", 1)
+    if motion == "proc":
+        # `creature<seed>`: a procedural creature (held-out seeds: at or above 1,000,000)
+        skeleton = procedural.random_skeleton(int(source[8:])) if source.startswith("creature") else rigify.load_metarig(source)
+        clip = procedural.random_motion(skeleton, frames + 1, fps=FPS, seed=zlib.crc32(name.encode()))
+        return clip, 0
+    loaded = dict(evalsets.load_set(source))[motion]
+    step = max(1, round(loaded.fps / FPS))
+    start = min(loaded.num_frames // 4, max(0, loaded.num_frames - step * (frames + 1)))
+    clip = loaded.frames(slice(start, start + step * (frames + 1), step))
+    if clip.num_frames < frames + 1:
+        raise ValueError(f"{name} has only {clip.num_frames} frames at {FPS:g} fps")
+    return clip, 0
+
+
+def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: int):
+    """An armature for the skeleton with a skinned body, a camera, a sun and a world."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.cycles.use_denoising = False
+    scene.render.resolution_x = scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.threads_mode = "FIXED"
+    scene.render.threads = 1
+
+    sk = motion.skeleton
+    tails = default_tails(sk)
+    arm = bpy.data.armatures.new("rig")
+    rig = bpy.data.objects.new("rig", arm)
+    scene.collection.objects.link(rig)
+    bpy.context.view_layer.objects.active = rig
+    bpy.ops.object.mode_set(mode="EDIT")
+    bones = []
+    for j in range(sk.num_joints):
+        eb = arm.edit_bones.new(sk.names[j])
+        eb.head, eb.tail = (0, 0, 0), (0, float(np.linalg.norm(tails[j] - sk.rest_heads[j])), 0)
+        M = np.eye(4)
+        M[:3, :3], M[:3, 3] = sk.rest_frames[j], sk.rest_heads[j]
+        eb.matrix = Matrix(M.tolist())
+        if sk.parents[j] >= 0:
+            eb.parent = bones[sk.parents[j]]
+        bones.append(eb)
+    bpy.ops.object.mode_set(mode="OBJECT")
+
+    body = render.random_body(rng, sk, tails)
+    mesh = bpy.data.meshes.new("body")
+    verts, faces, groups = [], [], []
+    sphere_v, sphere_f = _unit_sphere(10, 6)
+    for j in range(sk.num_joints):
+        length = np.linalg.norm(body.bone_vectors[j])
+        r = body.radius[j]
+        local = sphere_v * np.array([r, length / 2 + r * 0.6, r]) + np.array([0, length / 2, 0])
+        world = local @ sk.rest_frames[j].T + sk.rest_heads[j]
+        faces += (sphere_f + len(verts)).tolist()
+        verts += world.tolist()
+        groups.append(len(sphere_v))
+    mesh.from_pydata(verts, [], faces)
+    materials = {}
+    for j in range(sk.num_joints):
+        key = tuple(np.round(body.colour[j], 2))
+        if key not in materials:
+            mat = bpy.data.materials.new(f"m{len(materials)}")
+            mat.use_nodes = True
+            bsdf = mat.node_tree.nodes["Principled BSDF"]
+            bsdf.inputs["Base Color"].default_value = (*key, 1.0)
+            bsdf.inputs["Roughness"].default_value = float(rng.uniform(0.3, 0.9))
+            mesh.materials.append(mat)
+            materials[key] = len(materials)
+    mesh.polygons.foreach_set(
+        "material_index", np.repeat([materials[tuple(np.round(c, 2))] for c in body.colour], len(sphere_f)).astype(np.int32)
+    )
+    mesh.shade_smooth()
+    obj = bpy.data.objects.new("body", mesh)
+    scene.collection.objects.link(obj)
+    start = 0
+    for j, n in enumerate(groups):
+        group = obj.vertex_groups.new(name=sk.names[j])
+        group.add(list(range(start, start + n)), 1.0, "REPLACE")
+        start += n
+    obj.modifiers.new("armature", "ARMATURE").object = rig
+
+    heads = motion.positions()
+    G = forward_kinematics(sk, motion.local_rotations, motion.root_translation)[0]
+    all_points = np.concatenate([heads, heads + (G @ body.bone_vectors[:, :, None])[..., 0]], 1)
+    cam = render.random_camera(rng, all_points, size)
+    camera = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
+    camera.data.sensor_fit = "HORIZONTAL"
+    camera.data.lens = cam.focal / size * camera.data.sensor_width
+    camera.data.clip_start = 1e-3 * sk.scale
+    camera.data.clip_end = 1e3 * sk.scale
+    M = np.eye(4)
+    M[:3, 0], M[:3, 1], M[:3, 2], M[:3, 3] = cam.rotation[0], cam.rotation[2], -cam.rotation[1], cam.eye
+    camera.matrix_world = Matrix(M.tolist())
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+
+    sun = bpy.data.objects.new("sun", bpy.data.lights.new("sun", "SUN"))
+    sun.data.energy = float(rng.uniform(2, 5))
+    sun.rotation_euler = (float(rng.uniform(0.2, 1.0)), 0.0, float(rng.uniform(-1.0, 1.0)))
+    scene.collection.objects.link(sun)
+    world = bpy.data.worlds.new("world")
+    world.use_nodes = True
+    world.node_tree.nodes["Background"].inputs["Color"].default_value = (*rng.uniform(0.05, 0.9, 3), 1.0)
+    scene.world = world
+    return rig
+
+
+def _unit_sphere(u: int, v: int):
+    """A UV sphere of radius 1 along Y: vertices (N, 3), quads and triangles as index lists."""
+    verts = [(0.0, -1.0, 0.0)]
+    for i in range(1, v):
+        phi = np.pi * i / v
+        for k in range(u):
+            theta = 2 * np.pi * k / u
+            verts.append((np.sin(phi) * np.cos(theta), -np.cos(phi), np.sin(phi) * np.sin(theta)))
+    verts.append((0.0, 1.0, 0.0))
+    faces = []
+    for k in range(u):
+        faces.append((0, 1 + (k + 1) % u, 1 + k, 1 + k))  # degenerate quad = triangle, keeps the array square
+    for i in range(v - 2):
+        for k in range(u):
+            a, b = 1 + i * u + k, 1 + i * u + (k + 1) % u
+            faces.append((a, b, b + u, a + u))
+    top = len(verts) - 1
+    for k in range(u):
+        a = 1 + (v - 2) * u
+        faces.append((a + k, a + (k + 1) % u, top, top))
+    return np.array(verts), np.array(faces)
+
+
+def render_clip(name: str, out: Path, frames: int, size: int, samples: int) -> dict:
+    source, yaw = name.rsplit("@", 1)
+    motion, ref = source_motion(source, frames)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    view = render.view_motion(motion.frames(slice(ref + 1, ref + 1 + frames)), np.radians(float(yaw)))
+    rig = build_scene(view, rng, size, samples)
+    sk = view.skeleton
+    pose_bones = [rig.pose.bones[n] for n in sk.names]
+    quats = matrix_to_quaternion(view.local_rotations)
+    root_location = np.einsum("ji,tj->ti", sk.rest_frames[sk.roots[0]], view.root_translation)
+    heads = np.empty((frames, sk.num_joints, 3))
+    scene = bpy.context.scene
+    with tempfile.TemporaryDirectory() as tmp:
+        images = []
+        for t in range(frames):
+            for j, pb in enumerate(pose_bones):
+                pb.rotation_mode = "QUATERNION"
+                pb.rotation_quaternion = quats[t, j].tolist()
+            pose_bones[sk.roots[0]].location = root_location[t].tolist()
+            bpy.context.view_layer.update()
+            heads[t] = [tuple(pb.head) for pb in pose_bones]
+            scene.render.filepath = f"{tmp}/f{t:04d}.png"
+            bpy.ops.render.render(write_still=True)
+            images.append(cv2.imread(scene.render.filepath))
+    writer = cv2.VideoWriter(str(out / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (size, size))
+    for image in images:
+        writer.write(image)
+    writer.release()
+    np.savez_compressed(
+        out / f"{name}.npz",
+        parents=sk.parents,
+        rest_heads=sk.rest_heads,
+        rest_frames=sk.rest_frames,
+        names=np.array(sk.names),
+        rotations=view.local_rotations,
+        heads=heads,
+        ref_positions=motion.positions()[ref],
+        ref_rotations=motion.local_rotations[ref],
+        yaw_deg=float(yaw),
+        fps=FPS,
+    )
+    fk = forward_kinematics(sk, view.local_rotations, view.root_translation)[1]
+    return {"clip": name, "joints": sk.num_joints, "frames": frames, "fk_vs_blender": float(np.abs(fk - heads).max() / sk.scale)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="folder for <clip>.mp4, <clip>.npz and index.json")
+    parser.add_argument("--clips", nargs="+", default=None, help="<source>.<motion>@<yaw> names (default: the whole set)")
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--size", type=int, default=128, help="square frame size in pixels")
+    parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    index_path = out / "index.json"
+    index = {c["clip"]: c for c in json.loads(index_path.read_text(encoding="utf-8"))} if index_path.is_file() else {}
+    for name in args.clips or clip_names():  # the index is rewritten after each clip: an interrupted run keeps its clips
+        start = time.perf_counter()
+        index[name] = render_clip(name, out, args.frames, args.size, args.samples)
+        index_path.write_text(json.dumps(list(index.values()), indent=2) + "\n", encoding="utf-8")
+        print(f"{name}: {index[name]['joints']} joints, {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    worst = max(c["fk_vs_blender"] for c in index.values())
+    if worst > 1e-4:
+        print(f"error: Blender's pose differs from FK by {worst:.2e} of the rig's size", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
