@@ -75,7 +75,7 @@ def video_file(path: str, joints: int, frames: int, size=(640, 360)) -> tuple:
     sk, _, _ = clip(joints, 2)
     motion = random_motion(sk, frames, seed=joints)
     rng = np.random.default_rng(joints)
-    images = render.render_clip(motion, render.random_body(rng, sk), rng, 96)
+    images = render.render_clip(motion, render.random_body(rng, sk), rng, 96)[0]
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
     for image in images:
         writer.write(cv2.resize(image[..., ::-1], size, interpolation=cv2.INTER_LINEAR))

@@ -73,7 +73,8 @@ def preview(frames: np.ndarray, skeleton: Skeleton, rotations: np.ndarray, truth
         canvas = None
         if truth is not None:
             true_heads = forward_kinematics(skeleton, truth[t : t + 1])[1][0]
-            canvas = draw_skeleton(skeleton, true_heads - true_heads[skeleton.roots[0]], PREVIEW_SIZE, (170, 170, 170), extent=extent)
+            true_heads -= true_heads[skeleton.roots[0]]
+            canvas = draw_skeleton(skeleton, true_heads, PREVIEW_SIZE, (170, 170, 170), extent=extent)
         bottom.append(draw_skeleton(skeleton, heads[t], PREVIEW_SIZE, (40, 90, 220), canvas, extent))
     return np.concatenate([np.concatenate(top, 1), np.concatenate(bottom, 1)], 0)
 

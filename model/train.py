@@ -50,7 +50,7 @@ from model.video import prepare_frames
 from model.video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
 VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate
-ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT = 0.2, 1.0, 1.0
+ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT = 0.2, 1.0, 1.0, 0.5
 
 
 def geodesic(R1: torch.Tensor, R2: torch.Tensor) -> torch.Tensor:
@@ -108,6 +108,15 @@ def position_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor) -
     return (((pred - true).square().sum(-1) + 1e-8).sqrt() * weight).sum() / (weight.sum() * pred.shape[1])
 
 
+def where_loss(where: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """Distance between where each localising head looked (L, B, T, J, 2) and where the
+    joint is in the image (B, T, J, 2), over joints inside the image: it teaches the
+    queries which pixels are theirs, which the 3D loss alone finds slowly."""
+    inside = (uv.abs() <= 1).all(-1).float()
+    distance = ((where - uv).square().sum(-1) + 1e-8).sqrt()
+    return (distance * inside).sum() / (inside.sum() * where.shape[0] + 1e-6)
+
+
 def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int):
     rng = np.random.default_rng(VALIDATION_SEED)
     return [make_example(VALIDATION_SEED + i, frames, 2.0, config, random_bones(rng, max_bones)) for i in range(count)]
@@ -141,7 +150,8 @@ def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> d
     outside = np.r_[0:start, start + frames : 2 * frames]
     ref = int(rng.choice(outside))
     view = render.view_motion(motion.frames(slice(start, start + frames)), rng.uniform(-np.pi, np.pi))
-    images = prepare_frames(render.render_clip(view, render.random_body(rng, skeleton), rng, image_size), image_size)
+    frames, uv = render.render_clip(view, render.random_body(rng, skeleton), rng, image_size)
+    images = prepare_frames(frames, image_size)
     ref_positions = motion.positions()[ref]
     root = int(skeleton.roots[0])
     positions = view.positions()
@@ -150,6 +160,7 @@ def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> d
         "images": images,
         "queries": query_features(skeleton, ref_positions),
         "positions": torch.as_tensor((positions - positions[:, root : root + 1]) / skeleton.scale, dtype=torch.float32),
+        "uv": torch.as_tensor(uv, dtype=torch.float32),
         "rotations": torch.as_tensor(view.local_rotations, dtype=torch.float32),
         "ref_positions": torch.as_tensor(ref_positions, dtype=torch.float32),
         "ref_rotations": torch.as_tensor(motion.local_rotations[ref], dtype=torch.float32),
@@ -175,6 +186,7 @@ def video_batch(examples: list[dict], device) -> dict:
         "queries": collate_queries([e["queries"] for e in examples]).to(device),
         "root": torch.as_tensor([int(s.roots[0]) for s in skeletons], device=device),
         "positions": pad("positions", torch.zeros(3)),
+        "uv": pad("uv", torch.full((2,), 9.0)),  # padding lies outside the image: not supervised
         "rotations": pad("rotations", torch.eye(3)),
     }
 
@@ -182,7 +194,7 @@ def video_batch(examples: list[dict], device) -> dict:
 def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_predicted: np.ndarray):
     """V2P positions, then P2R rotations from the predicted (where `feed_predicted`) or
     the true positions of each clip."""
-    predicted = parts["video2pose"](batch["images"], batch["queries"], batch["graph"], batch["root"])
+    predicted, batch["where"] = parts["video2pose"](batch["images"], batch["queries"], batch["graph"], batch["root"], where=True)
     if "pose2rot" not in parts:
         return predicted, None, None
     device, p2r = predicted.device, parts["pose2rot"]
@@ -349,6 +361,7 @@ def train(args) -> dict:
             batch = video_batch(data["examples"], device)
             predicted, local, inputs = end_to_end(parts, batch, data["examples"], data["feed"])
             loss = POSITION_WEIGHT * position_loss(predicted, batch["positions"], batch["graph"].valid)
+            loss = loss + WHERE_WEIGHT * where_loss(batch["where"], batch["uv"])
             if local is not None:
                 loss = loss + rotation_loss(local, batch["rotations"], batch["graph"].valid, inputs.is_root)
         else:

@@ -11,7 +11,8 @@
    neighbours' (the paper attends to all tokens of the window: five times the cost here
    for the same reach), then GL-GMHA over the joints and an FFN. Each
    cross-attention also reports *where* it looked (the attention-weighted token
-   coordinates), a cheap spatial read-out that the next layers use.
+   coordinates), a cheap spatial read-out that the next layers use; training asks each
+   layer's first head to look at the joint's place in the image.
 4. A head gives each joint's position in the view frame (DESIGN.md section 3), root at
    the origin, in units of the skeleton's scale.
 """
@@ -111,15 +112,17 @@ class ImageAttention(nn.Module):
         self.q, self.k, self.v, self.out = (nn.Linear(width, width) for _ in range(4))
         self.where = nn.Linear(2 * heads, width)
 
-    def forward(self, x: torch.Tensor, tokens: torch.Tensor, token_xy: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor, token_xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (update (B, T, J, D), where the first head looked (B, T, J, 2))."""
+
         def split(t):
             return t.unflatten(-1, (self.heads, self.head_dim)).transpose(-2, -3)
 
         q, k, v = split(self.q(x)), split(self.k(tokens)), split(self.v(tokens))
         weights = torch.softmax(q @ k.transpose(-1, -2) / self.head_dim**0.5, -1)  # (B, T, H, J, M)
         out = self.out((weights @ v).transpose(-2, -3).flatten(-2))
-        where = (weights @ token_xy).transpose(-2, -3).flatten(-2)  # (B, T, J, 2H)
-        return out + self.where(where)
+        where = (weights @ token_xy).transpose(-2, -3)  # (B, T, J, H, 2)
+        return out + self.where(where.flatten(-2)), where[..., 0, :]
 
 
 class VideoToPose(nn.Module):
@@ -146,9 +149,11 @@ class VideoToPose(nn.Module):
         x = self.temporal(F.pad(x, (h, h), mode="replicate"))
         return tokens + x.reshape(B, N, D, T).permute(0, 3, 1, 2)
 
-    def forward(self, images: torch.Tensor, queries: torch.Tensor, graph: Graph, root: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, queries: torch.Tensor, graph: Graph, root: torch.Tensor, where: bool = False):
         """images (B, T, 3, S, S), queries (B, J, QUERY_FEATURES), root (B,) long ->
-        view-frame positions (B, T, J, 3) / scale, each clip's root at the origin."""
+        view-frame positions (B, T, J, 3) / scale, each clip's root at the origin; with
+        `where`, also where each layer's first head looked, (layers, B, T, J, 2), which
+        training supervises with the joints' image positions."""
         B, T = images.shape[:2]
         tokens = self.norm_image(self.encoder(images.flatten(0, 1)).unflatten(0, (B, T)))
         tokens = self.windowed(tokens)
@@ -157,12 +162,15 @@ class VideoToPose(nn.Module):
         for block in self.query_blocks:
             x = block(x, graph)
         x = x.expand(B, T, -1, -1)
+        looked = []
         for norm, cross, block in zip(self.norm_cross, self.cross, self.decoder, strict=True):
-            x = x + cross(norm(x), tokens, token_xy)
-            x = block(x, graph)
+            update, place = cross(norm(x), tokens, token_xy)
+            looked.append(place)
+            x = block(x + update, graph)
         positions = self.head(x)
         root_position = positions.gather(2, root.view(B, 1, 1, 1).expand(B, T, 1, 3))
-        return positions - root_position
+        positions = positions - root_position
+        return (positions, torch.stack(looked)) if where else positions
 
 
 def collate_queries(items: list[torch.Tensor]) -> torch.Tensor:

@@ -53,7 +53,9 @@ def test_every_visible_joint_lands_on_its_body():
 
 def test_render_clip_is_seeded_and_uint8():
     motion = clip(seed=7, bones=12, frames=4)
-    make = lambda: render.render_clip(motion, render.random_body(np.random.default_rng(1), motion.skeleton), np.random.default_rng(2), 48)
-    a, b = make(), make()
+    body = render.random_body(np.random.default_rng(1), motion.skeleton)
+    make = lambda: render.render_clip(motion, body, np.random.default_rng(2), 48)
+    (a, uv), (b, _) = make(), make()
     assert a.shape == (4, 48, 48, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
+    assert uv.shape == (4, 12, 2) and np.abs(uv).max() < 1.5
     assert a.std() > 5  # not a blank frame

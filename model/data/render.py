@@ -180,8 +180,9 @@ def view_motion(motion: Motion, yaw: float) -> Motion:
     return Motion(sk, R, translation, motion.fps)
 
 
-def render_clip(motion: Motion, body: Body, rng: np.random.Generator, size: int) -> np.ndarray:
-    """A view-frame clip (see `view_motion`) as uint8 RGB frames (T, size, size, 3)."""
+def render_clip(motion: Motion, body: Body, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A view-frame clip (see `view_motion`) as uint8 RGB frames (T, size, size, 3), and
+    where each joint head appears in them (T, J, 2): x right, y down, -1..1 edge to edge."""
     G, heads = forward_kinematics(motion.skeleton, motion.local_rotations, motion.root_translation)
     tails = heads + (G @ body.bone_vectors[:, :, None])[..., 0]
     camera = random_camera(rng, np.concatenate([heads, tails], 1), size)
@@ -191,4 +192,5 @@ def render_clip(motion: Motion, body: Body, rng: np.random.Generator, size: int)
     h, tl = (torch.as_tensor(x, dtype=torch.float32) for x in (heads, tails))
     image = rasterize(h, tl, body, camera, size, background, light, ambient=rng.uniform(0.25, 0.6))
     image = image * rng.uniform(0.7, 1.3) + torch.as_tensor(rng.normal(0, rng.uniform(0, 0.03), image.shape), dtype=image.dtype)
-    return (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    uv = _project(h, camera, size)[0].numpy() / size * 2 - 1
+    return (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy(), uv
