@@ -106,6 +106,9 @@ def test_video_training_stages_write_checkpoints(tmp_path):
 # ---- Cycles-rendered clips and the shipped checkpoint ---------------------------------
 
 SMALL_SET = ["basic_human.proc@35", "horse.proc@-60", "cmu.01_01@0"]
+# Measured when shipped: MPJPE 22.89 cm, end-to-end 33.24 deg, V2P + IK 49.24 deg. An
+# untrained V2P puts joints 35-40 cm off; a P2R that does nothing ties with the IK.
+MPJPE_BOUND_CM, ROTATION_BOUND_DEG, RATIO_TO_IK = 26.0, 38.0, 0.8
 
 
 @pytest.fixture(scope="module")
@@ -156,5 +159,5 @@ def test_shipped_capture_keeps_its_accuracy(shipped, rendered):
         R_ik = ik.solve_rotations(sk, positions, clip.ref_positions, clip.ref_rotations)
         v2p_ik.append(metrics.rotation_error(R_ik, clip.rotations))
     print(f"MPJPE {np.mean(mpjpe):.2f} cm, end-to-end {np.mean(e2e):.2f} deg, V2P + IK {np.mean(v2p_ik):.2f} deg")
-    # Measured when shipped: see BENCHMARKS.md (`test_shipped_capture_keeps_its_accuracy`).
-    assert np.mean(mpjpe) < MPJPE_BOUND_CM and np.mean(e2e) < ROTATION_BOUND_DEG and np.mean(e2e) < np.mean(v2p_ik)
+    assert np.mean(mpjpe) < MPJPE_BOUND_CM and np.mean(e2e) < ROTATION_BOUND_DEG
+    assert np.mean(e2e) < RATIO_TO_IK * np.mean(v2p_ik)
