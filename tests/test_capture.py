@@ -107,7 +107,7 @@ def test_video_training_stages_write_checkpoints(tmp_path):
 
 SMALL_SET = ["basic_human.proc@35", "horse.proc@-60", "cmu.01_01@0"]
 # Measured when shipped: MPJPE 22.89 cm, end-to-end 33.24 deg, V2P + IK 49.24 deg. An
-# untrained V2P puts joints 35-40 cm off; a P2R that does nothing ties with the IK.
+# untrained V2P put validation joints about 40 cm off; a P2R that does nothing ties the IK.
 MPJPE_BOUND_CM, ROTATION_BOUND_DEG, RATIO_TO_IK = 26.0, 38.0, 0.8
 
 
