@@ -36,8 +36,25 @@ REST_FEATURES, REF_FEATURES, POSE_FEATURES = 24, 15, 24
 UP = torch.tensor([0.0, 0.0, 1.0])
 
 
+class Config:
+    """What the networks' frozen config dataclasses share: the attention-kind check and
+    the json round trip (unknown keys are ignored, missing ones take the defaults)."""
+
+    def __post_init__(self):
+        if self.attention not in ATTENTION_KINDS:
+            raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
 @dataclass(frozen=True)
-class P2RConfig:
+class P2RConfig(Config):
     width: int = 96
     heads: int = 4
     rest_layers: int = 2
@@ -50,8 +67,7 @@ class P2RConfig:
     use_rest: bool = True  # ablation: no rest-pose encoding
 
     def __post_init__(self):
-        if self.attention not in ATTENTION_KINDS:
-            raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
+        super().__post_init__()
         if self.kernel % 2 == 0:
             raise ValueError(f"kernel must be odd, got {self.kernel}")
 
@@ -59,14 +75,6 @@ class P2RConfig:
     def halo(self) -> int:
         """Frames of context each side that one output frame depends on."""
         return (self.pose_layers + self.decoder_layers) * (self.kernel // 2)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> P2RConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 # ---- inputs -------------------------------------------------------------------------

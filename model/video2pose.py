@@ -19,15 +19,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.attention import ATTENTION_KINDS, Graph
-from model.pose2rot import REST_FEATURES, Block, rest_features
+from model.attention import Graph
+from model.pose2rot import REST_FEATURES, Block, Config, rest_features
 from model.skeleton import Skeleton
 
 FREQUENCIES = 6
@@ -35,7 +35,7 @@ QUERY_FEATURES = REST_FEATURES + 2 * 3 * (2 * FREQUENCIES + 1)
 
 
 @dataclass(frozen=True)
-class V2PConfig:
+class V2PConfig(Config):
     image_size: int = 96  # frames are letterboxed to this square (`model.video.prepare_frames`)
     width: int = 96
     heads: int = 4
@@ -46,22 +46,13 @@ class V2PConfig:
     attention: str = "gl"
 
     def __post_init__(self):
-        if self.attention not in ATTENTION_KINDS:
-            raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
+        super().__post_init__()
         if self.window % 2 == 0 or self.image_size % 8:
             raise ValueError(f"window must be odd and image_size a multiple of 8, got {self.window}, {self.image_size}")
 
     @property
     def halo(self) -> int:
         return self.window // 2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> V2PConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def _frequency_embedding(x: torch.Tensor) -> torch.Tensor:
