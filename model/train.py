@@ -71,14 +71,21 @@ def rotation_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor, i
     return angle + VELOCITY_WEIGHT * velocity
 
 
-def make_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, bones: int):
-    """One training clip: (skeleton, inputs, true local rotations (T, J, 3, 3))."""
+def clip_and_reference(seed: int, frames: int, bones: int):
+    """A creature's motion of 2 x `frames` frames, the start of a `frames`-frame window
+    and a reference frame outside it; also the generator, for the rest of the example."""
     rng = np.random.default_rng(seed)
     skeleton = procedural.random_skeleton(seed, bones)
     motion = procedural.random_motion(skeleton, 2 * frames, fps=float(rng.choice([24.0, 30.0, 60.0])), seed=seed)
     start = int(rng.integers(0, frames + 1))
-    outside = np.r_[0:start, start + frames : 2 * frames]
-    ref = int(rng.choice(outside)) if outside.size else 0
+    ref = int(rng.choice(np.r_[0:start, start + frames : 2 * frames]))
+    return rng, motion, start, ref
+
+
+def make_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, bones: int):
+    """One training clip: (skeleton, inputs, true local rotations (T, J, 3, 3))."""
+    rng, motion, start, ref = clip_and_reference(seed, frames, bones)
+    skeleton = motion.skeleton
     positions = motion.positions()
     noise_cm = 0.0 if rng.random() < 0.3 else rng.uniform(0, max_noise_cm)
     window = positions[start : start + frames] + rng.normal(0, noise_cm / 100 * skeleton.scale, (frames, skeleton.num_joints, 3))
@@ -143,15 +150,11 @@ def validate(model: PoseToRotation, examples, device) -> dict:
 def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> dict:
     """One rendered clip seen from a random yaw: frames, V2P queries, view-frame targets
     (root-relative, in units of the skeleton's scale) and a world-space reference pair."""
-    rng = np.random.default_rng(seed)
-    skeleton = procedural.random_skeleton(seed, bones)
-    motion = procedural.random_motion(skeleton, 2 * frames, fps=float(rng.choice([24.0, 30.0, 60.0])), seed=seed)
-    start = int(rng.integers(0, frames + 1))
-    outside = np.r_[0:start, start + frames : 2 * frames]
-    ref = int(rng.choice(outside))
+    rng, motion, start, ref = clip_and_reference(seed, frames, bones)
+    skeleton = motion.skeleton
     view = render.view_motion(motion.frames(slice(start, start + frames)), rng.uniform(-np.pi, np.pi))
-    frames, uv = render.render_clip(view, render.random_body(rng, skeleton), rng, image_size)
-    images = prepare_frames(frames, image_size)
+    video, uv = render.render_clip(view, render.random_body(rng, skeleton), rng, image_size)
+    images = prepare_frames(video, image_size)
     ref_positions = motion.positions()[ref]
     root = int(skeleton.roots[0])
     positions = view.positions()
@@ -192,11 +195,11 @@ def video_batch(examples: list[dict], device) -> dict:
 
 
 def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_predicted: np.ndarray):
-    """V2P positions, then P2R rotations from the predicted (where `feed_predicted`) or
-    the true positions of each clip."""
-    predicted, batch["where"] = parts["video2pose"](batch["images"], batch["queries"], batch["graph"], batch["root"], where=True)
+    """V2P positions and where its heads looked, then P2R rotations (and their inputs)
+    from the predicted (where `feed_predicted`) or the true positions of each clip."""
+    predicted, looked = parts["video2pose"](batch["images"], batch["queries"], batch["graph"], batch["root"], where=True)
     if "pose2rot" not in parts:
-        return predicted, None, None
+        return predicted, looked, None, None
     device, p2r = predicted.device, parts["pose2rot"]
     items = []
     for b, e in enumerate(examples):
@@ -206,7 +209,7 @@ def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_pre
         items.append(encode_inputs(sk, positions, e["ref_positions"], e["ref_rotations"], p2r.config))
     inputs = collate(items).to(device)
     local, _ = p2r(inputs, batch["graph"])
-    return predicted, local, inputs
+    return predicted, looked, local, inputs
 
 
 def video_examples(seeds, frames: int, bones: int, image_size: int) -> list[dict]:
@@ -226,7 +229,7 @@ def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
     mpjpe, net, ik_deg = [], [], []
     for e in examples:
         batch = video_batch([e], device)
-        predicted, local, inputs = end_to_end(parts, batch, [e], np.array([True]))
+        predicted, _, local, inputs = end_to_end(parts, batch, [e], np.array([True]))
         mpjpe.append(float((predicted[0] - batch["positions"][0]).norm(dim=-1).mean()) * 100)
         if local is not None:
             true = e["rotations"].double().numpy()
@@ -359,9 +362,9 @@ def train(args) -> dict:
             group["lr"] = learning_rate(step, args.steps, args.lr)
         if video:
             batch = video_batch(data["examples"], device)
-            predicted, local, inputs = end_to_end(parts, batch, data["examples"], data["feed"])
+            predicted, looked, local, inputs = end_to_end(parts, batch, data["examples"], data["feed"])
             loss = POSITION_WEIGHT * position_loss(predicted, batch["positions"], batch["graph"].valid)
-            loss = loss + WHERE_WEIGHT * where_loss(batch["where"], batch["uv"])
+            loss = loss + WHERE_WEIGHT * where_loss(looked, batch["uv"])
             if local is not None:
                 loss = loss + rotation_loss(local, batch["rotations"], batch["graph"].valid, inputs.is_root)
         else:

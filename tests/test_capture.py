@@ -75,7 +75,7 @@ def test_joint_training_lowers_the_loss():
     losses, v2p_moved = [], False
     before = parts["video2pose"].head[-1].weight.detach().clone()
     for _ in range(30):
-        predicted, local, inputs = train.end_to_end(parts, batch, examples, np.array([True, True]))
+        predicted, _, local, inputs = train.end_to_end(parts, batch, examples, np.array([True, True]))
         loss = train.position_loss(predicted, batch["positions"], batch["graph"].valid)
         loss = loss + train.rotation_loss(local, batch["rotations"], batch["graph"].valid, inputs.is_root)
         optimizer.zero_grad()
