@@ -72,15 +72,14 @@ def video_file(path: str, joints: int, frames: int, size=(640, 360)) -> tuple:
     import cv2
     import numpy as np
 
-    sk, _, _ = clip(joints, 2)
-    motion = random_motion(sk, frames, seed=joints)
+    motion = random_motion(random_skeleton(joints, joints), frames, seed=joints)  # as `clip` makes it
     rng = np.random.default_rng(joints)
-    images = render.render_clip(motion, render.random_body(rng, sk), rng, 96)[0]
+    images = render.render_clip(motion, render.random_body(rng, motion.skeleton), rng, 96)[0]
     writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 30.0, size)
     for image in images:
         writer.write(cv2.resize(image[..., ::-1], size, interpolation=cv2.INTER_LINEAR))
     writer.release()
-    return sk, motion.positions()[0], motion.local_rotations[0]
+    return motion.skeleton, motion.positions()[0], motion.local_rotations[0]
 
 
 def bench_video(joints: list[int], frames: int, runs: int) -> None:

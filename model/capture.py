@@ -61,8 +61,12 @@ def preview(frames: np.ndarray, skeleton: Skeleton, rotations: np.ndarray, truth
     heads = forward_kinematics(skeleton, rotations)[1]
     heads -= heads[:, skeleton.roots[:1]]
     extent = max(np.abs(heads[..., [0, 2]]).max(), 1e-9) * 1.15
+    true_heads = None
+    if truth is not None:
+        true_heads = forward_kinematics(skeleton, truth[picks])[1]
+        true_heads -= true_heads[:, skeleton.roots[:1]]
     top, bottom = [], []
-    for t in picks:
+    for k, t in enumerate(picks):
         h, w = frames[t].shape[:2]
         scale = PREVIEW_SIZE / max(h, w)
         tile = np.full((PREVIEW_SIZE, PREVIEW_SIZE, 3), 0, np.uint8)
@@ -71,10 +75,8 @@ def preview(frames: np.ndarray, skeleton: Skeleton, rotations: np.ndarray, truth
         tile[y : y + small.shape[0], x : x + small.shape[1]] = small
         top.append(tile)
         canvas = None
-        if truth is not None:
-            true_heads = forward_kinematics(skeleton, truth[t : t + 1])[1][0]
-            true_heads -= true_heads[skeleton.roots[0]]
-            canvas = draw_skeleton(skeleton, true_heads, PREVIEW_SIZE, (170, 170, 170), extent=extent)
+        if true_heads is not None:
+            canvas = draw_skeleton(skeleton, true_heads[k], PREVIEW_SIZE, (170, 170, 170), extent=extent)
         bottom.append(draw_skeleton(skeleton, heads[t], PREVIEW_SIZE, (40, 90, 220), canvas, extent))
     return np.concatenate([np.concatenate(top, 1), np.concatenate(bottom, 1)], 0)
 

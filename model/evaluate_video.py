@@ -48,6 +48,11 @@ class Pipeline:
         return positions, self.p2r.pose_to_rotation(sk, clip.ref_positions, clip.ref_rotations, positions)
 
 
+def rig_of(clip_name: str) -> str:
+    """`<rig>.<motion>@<yaw>` -> `<rig>`."""
+    return clip_name.split("@")[0].split(".")[0]
+
+
 def evaluate_clip(pipeline: Pipeline, clip: VideoClip, frames: np.ndarray) -> tuple[float, ...]:
     positions, rotations = pipeline(clip, frames)
     sk = clip.skeleton
@@ -82,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
 
     head = ["| pipeline | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
     head += [f"| {name} | " + " | ".join(f"{v:.2f}" for v in mean_values(r)) + " |" for name, r in rows.items()]
-    groups = sorted({c.name.split("@")[0].split(".")[0] for c in clips})
+    groups = sorted({rig_of(c.name) for c in clips})
     by_rig = ["| pipeline | rig | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---:|" * len(COLUMNS)]
     for name, r in rows.items():
         for g in groups:
-            sel = [x for x in r if x.clip.split("@")[0].split(".")[0] == g]
+            sel = [x for x in r if rig_of(x.clip) == g]
             by_rig.append(f"| {name} | {g} | " + " | ".join(f"{v:.2f}" for v in mean_values(sel)) + " |")
     sections = [f"### {name}\n\n{row_table(r, COLUMNS)}\n" for name, r in rows.items()]
     text = (

@@ -43,7 +43,8 @@ from model.skeleton import default_tails  # noqa: E402
 FPS = 30.0
 RIGIFY_RIGS = ("human", "horse", "wolf", "bird", "basic_human", "cat")
 REAL_CLIPS = {"cmu": ("01_01", "Boxing_Toes"), "deepmimic": ("dance_b", "jump")}  # long enough for 49 frames at 30 fps
-YAWS = (0, 35, -60, 90, 150, -120)  # degrees, cycled over the clips: two per motion
+YAWS = (0, 35, -60, 90, 150, -120)
+REFERENCE = 0  # the reference frame: just before the rendered frames 1..frames  # degrees, cycled over the clips: two per motion
 
 
 def clip_names() -> list[str]:
@@ -52,22 +53,21 @@ def clip_names() -> list[str]:
     return [f"{m}@{YAWS[(2 * i + k) % len(YAWS)]}" for i, m in enumerate(motions) for k in range(2)]
 
 
-def source_motion(name: str, frames: int) -> tuple[Motion, int]:
-    """The world-space motion of `<source>.<motion>` at FPS (frames + 1 of them) and the
-    index of the reference frame (frame 0: outside the rendered frames 1..frames)."""
+def source_motion(name: str, frames: int) -> Motion:
+    """The world-space motion of `<source>.<motion>` at FPS: frames + 1 of them, the
+    first (`REFERENCE`) for the reference pair."""
     source, motion = name.split(".", 1)
     if motion == "proc":
         # `creature<seed>`: a procedural creature (held-out seeds: at or above 1,000,000)
         skeleton = procedural.random_skeleton(int(source[8:])) if source.startswith("creature") else rigify.load_metarig(source)
-        clip = procedural.random_motion(skeleton, frames + 1, fps=FPS, seed=zlib.crc32(name.encode()))
-        return clip, 0
+        return procedural.random_motion(skeleton, frames + 1, fps=FPS, seed=zlib.crc32(name.encode()))
     loaded = dict(evalsets.load_set(source))[motion]
     step = max(1, round(loaded.fps / FPS))
     start = min(loaded.num_frames // 4, max(0, loaded.num_frames - step * (frames + 1)))
     clip = loaded.frames(slice(start, start + step * (frames + 1), step))
     if clip.num_frames < frames + 1:
         raise ValueError(f"{name} has only {clip.num_frames} frames at {FPS:g} fps")
-    return clip, 0
+    return clip
 
 
 def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: int):
@@ -140,10 +140,7 @@ def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: in
         start += n
     obj.modifiers.new("armature", "ARMATURE").object = rig
 
-    heads = motion.positions()
-    G = forward_kinematics(sk, motion.local_rotations, motion.root_translation)[0]
-    all_points = np.concatenate([heads, heads + (G @ body.bone_vectors[:, :, None])[..., 0]], 1)
-    cam = render.random_camera(rng, all_points, size)
+    cam = render.random_camera(rng, np.concatenate(render.bone_ends(motion, body), 1), size)
     camera = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
     camera.data.sensor_fit = "HORIZONTAL"
     camera.data.lens = cam.focal / size * camera.data.sensor_width
@@ -191,9 +188,9 @@ def _unit_sphere(u: int, v: int):
 
 def render_clip(name: str, out: Path, frames: int, size: int, samples: int) -> dict:
     source, yaw = name.rsplit("@", 1)
-    motion, ref = source_motion(source, frames)
+    motion = source_motion(source, frames)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    view = render.view_motion(motion.frames(slice(ref + 1, ref + 1 + frames)), np.radians(float(yaw)))
+    view = render.view_motion(motion.frames(slice(REFERENCE + 1, REFERENCE + 1 + frames)), np.radians(float(yaw)))
     rig = build_scene(view, rng, size, samples)
     sk = view.skeleton
     pose_bones = [rig.pose.bones[n] for n in sk.names]
@@ -225,8 +222,8 @@ def render_clip(name: str, out: Path, frames: int, size: int, samples: int) -> d
         names=np.array(sk.names),
         rotations=view.local_rotations,
         heads=heads,
-        ref_positions=motion.positions()[ref],
-        ref_rotations=motion.local_rotations[ref],
+        ref_positions=motion.positions()[REFERENCE],
+        ref_rotations=motion.local_rotations[REFERENCE],
         yaw_deg=float(yaw),
         fps=FPS,
     )

@@ -9,8 +9,7 @@ exposure vary. The camera's yaw about the subject is baked into the ground truth
 view-frame positions and the root rotations are the world's turned by -yaw.
 
 Rendering is a z-buffer over analytic capsules (the nearest surface per pixel, soft
-edges), vectorised over frames, pixels and bones; `python -m model.bench --render`
-measures its speed.
+edges), vectorised over frames, pixels and the bones that overlap each 8 x 8 tile.
 """
 
 from __future__ import annotations
@@ -180,11 +179,16 @@ def view_motion(motion: Motion, yaw: float) -> Motion:
     return Motion(sk, R, translation, motion.fps)
 
 
+def bone_ends(motion: Motion, body: Body) -> tuple[np.ndarray, np.ndarray]:
+    """Posed heads and tails (T, J, 3) of the body's bones, by forward kinematics."""
+    G, heads = forward_kinematics(motion.skeleton, motion.local_rotations, motion.root_translation)
+    return heads, heads + (G @ body.bone_vectors[:, :, None])[..., 0]
+
+
 def render_clip(motion: Motion, body: Body, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
     """A view-frame clip (see `view_motion`) as uint8 RGB frames (T, size, size, 3), and
     where each joint head appears in them (T, J, 2): x right, y down, -1..1 edge to edge."""
-    G, heads = forward_kinematics(motion.skeleton, motion.local_rotations, motion.root_translation)
-    tails = heads + (G @ body.bone_vectors[:, :, None])[..., 0]
+    heads, tails = bone_ends(motion, body)
     camera = random_camera(rng, np.concatenate([heads, tails], 1), size)
     light = np.array([rng.uniform(-1, 1), -rng.uniform(0.3, 1.5), rng.uniform(-0.2, 1.2)])
     light /= np.linalg.norm(light)  # towards the light, in camera axes: from the camera's side
