@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.skeleton import NUM_EDGE_TYPES, UNREACHABLE, Skeleton
+from .skeleton import NUM_EDGE_TYPES, UNREACHABLE, Skeleton
 
 HOP_CAP = 5
 NUM_HOPS = HOP_CAP + 2  # 0..HOP_CAP, and "different tree"

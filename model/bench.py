@@ -22,12 +22,12 @@ import time
 
 import torch
 
-from model.data import render
-from model.data.procedural import random_motion, random_skeleton
-from model.ik import solve_rotations
-from model.kinematics import forward_kinematics
-from model.network import POSE2ROT_WEIGHTS, load_pretrained
-from model.video import read_video
+from .data import render
+from .data.procedural import random_motion, random_skeleton
+from .ik import solve_rotations
+from .kinematics import forward_kinematics
+from .network import POSE2ROT_WEIGHTS, load_pretrained
+from .video import read_video
 
 
 def median_seconds(fn, runs: int) -> float:

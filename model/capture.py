@@ -21,13 +21,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model import metrics
-from model.data.bvh import save_bvh
-from model.data.motion import Motion
-from model.kinematics import forward_kinematics
-from model.network import CAPTURE_WEIGHTS, load_pretrained
-from model.skeleton import Skeleton
-from model.video import read_video, video_info
+from . import metrics
+from .data.bvh import save_bvh
+from .data.motion import Motion
+from .kinematics import forward_kinematics
+from .network import CAPTURE_WEIGHTS, load_pretrained
+from .skeleton import Skeleton
+from .video import read_video, video_info
 
 PREVIEW_FRAMES, PREVIEW_SIZE = 6, 192
 

@@ -20,17 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from model import ik, metrics
-from model.data.evalsets import SETS, load_set
-from model.data.motion import Motion
-from model.kinematics import forward_kinematics
+from . import ik, metrics
+from .data.evalsets import SETS, load_set
+from .data.motion import Motion
+from .kinematics import forward_kinematics
 
 Solver = Callable[..., np.ndarray]  # (skeleton, positions, ref_positions, ref_rotations) -> rotations
 
 
 def network_solver(weights: str | None = None) -> Solver:
     """The shipped P2R network, or the checkpoint at `weights`, as a solver."""
-    from model import network
+    from . import network
 
     net = network.Network.load(network.POSE2ROT_WEIGHTS if weights is None else weights)
     return lambda sk, positions, ref_positions, ref_rotations: net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model import ik, metrics
-from model.data.evalsets import VideoClip, load_video_set
-from model.evaluate import Row, mean_values, row_table
-from model.network import CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
-from model.video import read_video
+from . import ik, metrics
+from .data.evalsets import VideoClip, load_video_set
+from .evaluate import Row, mean_values, row_table
+from .network import CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
+from .video import read_video
 
 VIDEO2POSE_WEIGHTS = WEIGHTS_DIR / "video2pose.safetensors"  # V2P trained alone (stage v2p)
 COLUMNS = ("MPJPE of V2P (cm)", "rotation error (deg)", "twist error (deg)", "angular velocity error (deg/frame)")

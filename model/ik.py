@@ -20,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from model.arrays import numpy_io
-from model.kinematics import forward_kinematics, level_tensors
-from model.rotations import rotation_between
-from model.skeleton import Skeleton
+from .arrays import numpy_io
+from .kinematics import forward_kinematics, level_tensors
+from .rotations import rotation_between
+from .skeleton import Skeleton
 
 LEAF, SWING, PROCRUSTES = 0, 1, 2
 DEFAULT_LEVER = 1e-3

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from model.arrays import numpy_io
-from model.skeleton import Skeleton
+from .arrays import numpy_io
+from .skeleton import Skeleton
 
 
 def _level_constants(skeleton: Skeleton):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.rotations import geodesic_angle, matrix_to_axis_angle, swing_twist
-from model.skeleton import Skeleton
+from .rotations import geodesic_angle, matrix_to_axis_angle, swing_twist
+from .skeleton import Skeleton
 
 STILL_DEG = 1e-3  # a joint whose true rotation never leaves this angle of its first frame is "still"
 

@@ -21,12 +21,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from model.attention import Graph
-from model.ik import InputError, check_solver_inputs
-from model.pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs
-from model.skeleton import Skeleton
-from model.video import prepare_frames
-from model.video2pose import V2PConfig, VideoToPose, query_features
+from .attention import Graph
+from .ik import InputError, check_solver_inputs
+from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs
+from .skeleton import Skeleton
+from .video import prepare_frames
+from .video2pose import V2PConfig, VideoToPose, query_features
 
 FORMAT_VERSION = 2
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"

@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from model import ik
-from model.attention import ATTENTION_KINDS, Graph, GraphAttention
-from model.kinematics import forward_kinematics
-from model.rotations import matrix_to_rot6d, rot6d_to_matrix
-from model.skeleton import Skeleton
+from . import ik
+from .attention import ATTENTION_KINDS, Graph, GraphAttention
+from .kinematics import forward_kinematics
+from .rotations import matrix_to_rot6d, rot6d_to_matrix
+from .skeleton import Skeleton
 
 REST_FEATURES, REF_FEATURES, POSE_FEATURES = 24, 15, 24
 UP = torch.tensor([0.0, 0.0, 1.0])

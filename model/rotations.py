@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from model.arrays import numpy_io
+from .arrays import numpy_io
 
 _AXIS = {"X": 0, "Y": 1, "Z": 2}
 

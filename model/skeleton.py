@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model.rotations import axis_angle_to_matrix
+from .rotations import axis_angle_to_matrix
 
 
 class SkeletonError(ValueError):

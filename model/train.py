@@ -40,14 +40,14 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from model import metrics
-from model.attention import Graph
-from model.data import procedural, render
-from model.data.evalsets import HELD_OUT_SEED
-from model.network import STAGES, load_checkpoint, save_checkpoint
-from model.pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
-from model.video import prepare_frames
-from model.video2pose import V2PConfig, VideoToPose, collate_queries, query_features
+from . import metrics
+from .attention import Graph
+from .data import procedural, render
+from .data.evalsets import HELD_OUT_SEED
+from .network import STAGES, load_checkpoint, save_checkpoint
+from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
+from .video import prepare_frames
+from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
 VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate
 ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT = 0.2, 1.0, 1.0, 0.5

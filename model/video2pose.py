@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.attention import Graph
-from model.pose2rot import REST_FEATURES, Block, Config, rest_features
-from model.skeleton import Skeleton
+from .attention import Graph
+from .pose2rot import REST_FEATURES, Block, Config, rest_features
+from .skeleton import Skeleton
 
 FREQUENCIES = 6
 QUERY_FEATURES = REST_FEATURES + 2 * 3 * (2 * FREQUENCIES + 1)

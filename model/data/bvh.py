@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.data.motion import Motion, MotionError
-from model.rotations import axis_rotation, bone_to_world_local, matrix_to_euler
-from model.skeleton import Skeleton, parent_first_order
+from ..rotations import axis_rotation, bone_to_world_local, matrix_to_euler
+from ..skeleton import Skeleton, parent_first_order
+from .motion import Motion, MotionError
 
 _CHANNELS = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data.motion import Motion, MotionError
-from model.rotations import axis_angle_to_matrix, quaternion_to_matrix
-from model.skeleton import Skeleton
+from ..rotations import axis_angle_to_matrix, quaternion_to_matrix
+from ..skeleton import Skeleton
+from .motion import Motion, MotionError
 
 # pybullet loads this humanoid with globalScaling=0.25; the clips' root positions are in
 # that scaled space.

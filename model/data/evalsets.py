@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.data import bvh, deepmimic, procedural, rigify
-from model.data.motion import Y_UP_TO_Z_UP, Motion
-from model.skeleton import Skeleton, bone_frames, default_tails
+from ..skeleton import Skeleton, bone_frames, default_tails
+from . import bvh, deepmimic, procedural, rigify
+from .motion import Y_UP_TO_Z_UP, Motion
 
 CMU_DIR = Path("/usr/share/assimp/models/BVH")
 CMU_CLIPS = ("01_01", "01_03", "Boxing_Toes")

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.kinematics import forward_kinematics
-from model.rotations import rebase_local_rotations
-from model.skeleton import Skeleton
+from ..kinematics import forward_kinematics
+from ..rotations import rebase_local_rotations
+from ..skeleton import Skeleton
 
 
 class MotionError(ValueError):

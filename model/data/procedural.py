@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.data.motion import Motion
-from model.rotations import axis_angle_to_matrix, axis_rotation
-from model.skeleton import Skeleton, bone_frames
+from ..rotations import axis_angle_to_matrix, axis_rotation
+from ..skeleton import Skeleton, bone_frames
+from .motion import Motion
 
 MIN_BONES, MAX_BONES = 5, 256
 

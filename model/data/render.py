@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from model.data.motion import Motion
-from model.kinematics import forward_kinematics
-from model.rotations import axis_rotation
-from model.skeleton import Skeleton, default_tails
+from ..kinematics import forward_kinematics
+from ..rotations import axis_rotation
+from ..skeleton import Skeleton, default_tails
+from .motion import Motion
 
 UP = np.array([0.0, 0.0, 1.0])
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.skeleton import Skeleton, bone_frames, parent_first_order
+from ..skeleton import Skeleton, bone_frames, parent_first_order
 
 METARIGS = {
     "human": "human.py",
