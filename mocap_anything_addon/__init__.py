@@ -1,4 +1,32 @@
-"""MoCap Anything, the Blender side: a thin adapter between bpy and the `model` package.
+"""MoCap Anything, the Blender side: a thin adapter between bpy and the `model` package
+(shipped inside this extension as the `model` sub-package).
 
-Only this package touches bpy, and only on Blender's main thread.
+Only this package touches bpy, and only on Blender's main thread. Registering imports the
+modules that need torch only after the preferences are read, so that a user's own torch
+(with CUDA) can be put first on the path.
 """
+
+import sys
+
+from . import preferences
+
+_modules = []
+
+
+def register():
+    preferences.register()
+    path = preferences.torch_path()
+    if path and path not in sys.path:
+        sys.path.insert(0, path)
+    from . import cli, operators, panel
+
+    _modules[:] = [operators, panel, cli]
+    for module in _modules:
+        module.register()
+
+
+def unregister():
+    for module in reversed(_modules):
+        module.unregister()
+    _modules.clear()
+    preferences.unregister()

@@ -29,7 +29,7 @@ from .network import CAPTURE_WEIGHTS, load_pretrained
 from .skeleton import Skeleton
 from .video import read_video, video_info
 
-PREVIEW_FRAMES, PREVIEW_SIZE = 6, 192
+PREVIEW_FRAMES, PREVIEW_SIZE = 4, 192
 
 
 def load_rig(path: str | Path) -> tuple[Skeleton, np.ndarray, np.ndarray, np.ndarray | None]:
@@ -55,30 +55,26 @@ def draw_skeleton(skeleton: Skeleton, heads: np.ndarray, size: int, colour, imag
     return image
 
 
-def preview(frames: np.ndarray, skeleton: Skeleton, rotations: np.ndarray, truth: np.ndarray | None) -> np.ndarray:
-    """Top row: video frames; bottom row: the capture (blue) over the ground truth (grey)."""
-    picks = np.linspace(0, len(frames) - 1, min(PREVIEW_FRAMES, len(frames))).round().astype(int)
-    heads = forward_kinematics(skeleton, rotations)[1]
-    heads -= heads[:, skeleton.roots[:1]]
+def preview(frames: np.ndarray, skeleton: Skeleton, heads: np.ndarray, true_heads: np.ndarray | None = None) -> np.ndarray:
+    """One row per frame: the video frame | the skeleton posed by `heads` (K, J, 3), seen
+    from the front (blue), over `true_heads` (grey) if given. Heads are drawn root-relative."""
+    heads = heads - heads[:, skeleton.roots[:1]]
+    if true_heads is not None:
+        true_heads = true_heads - true_heads[:, skeleton.roots[:1]]
     extent = max(np.abs(heads[..., [0, 2]]).max(), 1e-9) * 1.15
-    true_heads = None
-    if truth is not None:
-        true_heads = forward_kinematics(skeleton, truth[picks])[1]
-        true_heads -= true_heads[:, skeleton.roots[:1]]
-    top, bottom = [], []
-    for k, t in enumerate(picks):
-        h, w = frames[t].shape[:2]
+    rows = []
+    for k, frame in enumerate(frames):
+        h, w = frame.shape[:2]
         scale = PREVIEW_SIZE / max(h, w)
-        tile = np.full((PREVIEW_SIZE, PREVIEW_SIZE, 3), 0, np.uint8)
-        small = cv2.resize(frames[t], (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        tile = np.zeros((PREVIEW_SIZE, PREVIEW_SIZE, 3), np.uint8)
+        small = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         y, x = (PREVIEW_SIZE - small.shape[0]) // 2, (PREVIEW_SIZE - small.shape[1]) // 2
         tile[y : y + small.shape[0], x : x + small.shape[1]] = small
-        top.append(tile)
         canvas = None
         if true_heads is not None:
             canvas = draw_skeleton(skeleton, true_heads[k], PREVIEW_SIZE, (170, 170, 170), extent=extent)
-        bottom.append(draw_skeleton(skeleton, heads[t], PREVIEW_SIZE, (40, 90, 220), canvas, extent))
-    return np.concatenate([np.concatenate(top, 1), np.concatenate(bottom, 1)], 0)
+        rows.append(np.concatenate([tile, draw_skeleton(skeleton, heads[k], PREVIEW_SIZE, (40, 90, 220), canvas, extent)], 1))
+    return np.concatenate(rows, 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         truth = truth[args.start : args.stop : args.stride]
         if len(truth) != len(rotations):
             truth = None
-    cv2.imwrite(str(out / f"{stem}.preview.png"), preview(frames, skeleton, rotations, truth)[..., ::-1])
+    picks = np.linspace(0, len(frames) - 1, min(PREVIEW_FRAMES, len(frames))).round().astype(int)
+    heads = forward_kinematics(skeleton, rotations[picks])[1]
+    true_heads = forward_kinematics(skeleton, truth[picks])[1] if truth is not None else None
+    cv2.imwrite(str(out / f"{stem}.preview.png"), preview(frames[picks], skeleton, heads, true_heads)[..., ::-1])
     print(f"{len(frames)} frames, {skeleton.num_joints} joints in {elapsed:.1f} s -> {out}/{stem}.bvh, .npz, .preview.png")
     if truth is not None:
         print(

@@ -78,13 +78,16 @@ class Network:
         return arrays
 
     @torch.no_grad()
-    def pose_to_rotation(self, skeleton: Skeleton, ref_positions, ref_rotations, positions, *, chunk_frames: int = CHUNK_FRAMES):
+    def pose_to_rotation(
+        self, skeleton: Skeleton, ref_positions, ref_rotations, positions, *, chunk_frames: int = CHUNK_FRAMES, progress=None
+    ):
         """Joint heads (T, J, 3), absolute, in the skeleton's world orientation and units ->
         local rotations (T, J, 3, 3) in the rig's own conventions (numpy, float64).
 
         The reference pair is one keyed frame of the same rig: its heads (J, 3) and local
         rotations (J, 3, 3). Frames are processed `chunk_frames` at a time with enough
-        overlap that the result is the same as in one pass.
+        overlap that the result is the same as in one pass. `progress(frames_done)`, if
+        given, is called after each chunk; an exception it raises stops the work.
         """
         pose2rot = self._part("pose2rot")
         positions, ref_positions, ref_rotations = self._check(skeleton, positions, ref_positions, ref_rotations)
@@ -98,13 +101,18 @@ class Network:
             inputs = encode_inputs(skeleton, positions[lo:hi], ref_positions, ref_rotations, pose2rot.config)
             local = pose2rot(collate([inputs]).to(self.device), graph)[0][0]
             out.append(local[start - lo : start - lo + chunk_frames].double().cpu().numpy())
+            if progress:
+                progress(min(T, start + chunk_frames))
         return np.concatenate(out)
 
     @torch.no_grad()
-    def video_to_pose(self, frames, skeleton: Skeleton, ref_positions, ref_rotations, *, chunk_frames: int = VIDEO_CHUNK_FRAMES):
+    def video_to_pose(
+        self, frames, skeleton: Skeleton, ref_positions, ref_rotations, *, chunk_frames: int = VIDEO_CHUNK_FRAMES, progress=None
+    ):
         """uint8 RGB frames (T, H, W, 3), any size -> joint heads (T, J, 3) in the view
         frame (DESIGN.md section 3), in the skeleton's units, root at the origin (numpy,
-        float64). The subject should be seen from the front of the view frame."""
+        float64). The subject should be seen from the front of the view frame.
+        `progress` as in `pose_to_rotation`."""
         video2pose = self._part("video2pose")
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -122,6 +130,8 @@ class Network:
             images = prepare_frames(frames[lo:hi], video2pose.config.image_size)[None].to(self.device)
             positions = video2pose(images, queries, graph, root)[0]
             out.append(positions[start - lo : start - lo + chunk_frames].double().cpu().numpy())
+            if progress:
+                progress(min(T, start + chunk_frames))
         return np.concatenate(out) * skeleton.scale
 
     def capture(self, frames, skeleton: Skeleton, ref_positions, ref_rotations) -> np.ndarray:

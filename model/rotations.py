@@ -227,3 +227,34 @@ def world_to_bone_local(L, frames):
 def rebase_local_rotations(R, frames_from, frames_to):
     """Express the same motion on a rig whose bones have other rest frames (rolls)."""
     return world_to_bone_local(bone_to_world_local(R, frames_from), frames_to)
+
+
+@numpy_io
+def continuous_quaternions(q):
+    """(T, ..., 4) quaternions over time (axis 0) with signs flipped so that each is in the
+    hemisphere of the one before: the same rotations, without the jumps that interpolating
+    keys between q and -q would show."""
+    flips = (q[1:] * q[:-1]).sum(-1) < 0
+    signs = torch.cumprod(torch.where(flips, -1.0, 1.0).to(q.dtype), 0)
+    return torch.cat([q[:1], q[1:] * signs[..., None]])
+
+
+@numpy_io
+def smooth_rotations(R, sigma: float):
+    """(T, ..., 3, 3) rotations smoothed over time (axis 0) by a Gaussian of `sigma` frames
+    (0: unchanged): continuous quaternions averaged, then normalised. The window is cut at
+    the clip's ends and renormalised, so the first and last frames are not pulled to rest."""
+    if sigma <= 0 or R.shape[0] < 2:
+        return R
+    q = continuous_quaternions(matrix_to_quaternion(R))
+    radius = max(1, math.ceil(3 * sigma))
+    offsets = torch.arange(-radius, radius + 1, dtype=q.dtype)
+    weights = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    T = q.shape[0]
+    total = torch.zeros_like(q)
+    norm = torch.zeros((T,) + (1,) * (q.ndim - 1), dtype=q.dtype)
+    for offset, w in zip(offsets.long().tolist(), weights, strict=True):
+        lo, hi = max(0, -offset), min(T, T - offset)
+        total[lo:hi] += w * q[lo + offset : hi + offset]
+        norm[lo:hi] += w
+    return quaternion_to_matrix(total / norm)

@@ -34,6 +34,7 @@ from mathutils import Matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from mocap_anything_addon.armature import armature_from_skeleton  # noqa: E402
 from model.data import evalsets, procedural, render, rigify  # noqa: E402
 from model.data.motion import Motion  # noqa: E402
 from model.kinematics import forward_kinematics  # noqa: E402
@@ -86,22 +87,7 @@ def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: in
 
     sk = motion.skeleton
     tails = default_tails(sk)
-    arm = bpy.data.armatures.new("rig")
-    rig = bpy.data.objects.new("rig", arm)
-    scene.collection.objects.link(rig)
-    bpy.context.view_layer.objects.active = rig
-    bpy.ops.object.mode_set(mode="EDIT")
-    bones = []
-    for j in range(sk.num_joints):
-        eb = arm.edit_bones.new(sk.names[j])
-        eb.head, eb.tail = (0, 0, 0), (0, float(np.linalg.norm(tails[j] - sk.rest_heads[j])), 0)
-        M = np.eye(4)
-        M[:3, :3], M[:3, 3] = sk.rest_frames[j], sk.rest_heads[j]
-        eb.matrix = Matrix(M.tolist())
-        if sk.parents[j] >= 0:
-            eb.parent = bones[sk.parents[j]]
-        bones.append(eb)
-    bpy.ops.object.mode_set(mode="OBJECT")
+    rig = armature_from_skeleton(sk, "rig", scene, tails)
 
     body = render.random_body(rng, sk, tails)
     mesh = bpy.data.meshes.new("body")

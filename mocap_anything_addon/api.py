@@ -1,0 +1,54 @@
+"""The Python API: one synchronous capture, the same code path as the button.
+
+    import bpy
+    from bl_ext.user_default.mocap_anything import api   # installed as an extension
+    action = api.capture(bpy.data.objects["Armature"], "/path/clip.mp4", reference_frame=1)
+
+Usable from `blender --background file.blend --python script.py` and from the `bpy`
+module. Raises `CaptureError` (a ValueError) for bad input, with what to do; the scene is
+unchanged unless it returns.
+"""
+
+from __future__ import annotations
+
+from . import capture as _capture
+from .job import CaptureError, solve
+
+__all__ = ["capture", "CaptureError"]
+
+
+def capture(
+    armature_object,
+    video_path: str,
+    *,
+    reference_frame: int | None = None,
+    frame_start: int | None = None,
+    frame_end: int | None = None,
+    view: str = "FRONT",
+    device: str = "AUTO",
+    stride: int = 1,
+    video_start: int = 0,
+    smoothing: float = 0.0,
+):
+    """Capture `video_path` onto `armature_object`: returns the new `bpy.types.Action`,
+    already assigned to it, one key per scene frame from `frame_start` (default: the
+    scene's start) to `frame_end` (default: as far as the video goes) per bone.
+
+    `reference_frame` (default: the current frame) must be keyed with the rig posed as the
+    subject is at that frame. `view` is where the camera stood: FRONT, BACK, LEFT or RIGHT
+    of the rig. `device` is AUTO (CUDA when torch sees one), CPU or CUDA. `stride` takes
+    every n-th video frame from `video_start`; `smoothing` is a Gaussian sigma in frames.
+    """
+    request, first = _capture.prepare(
+        armature_object,
+        video_path,
+        reference_frame=reference_frame,
+        frame_start=frame_start,
+        frame_end=frame_end,
+        video_start=video_start,
+        stride=stride,
+        view=view,
+        device=device,
+        smoothing=smoothing,
+    )
+    return _capture.write(armature_object, request, solve(request), first)

@@ -1,0 +1,140 @@
+"""Headless capture: `blender --command mocap_anything capture ...` (Blender 4.2+).
+
+    blender --command mocap_anything capture --blend shot.blend --armature Rig \
+        --video clip.mp4 --reference-frame 1 --out shot_captured.blend --bvh clip.bvh
+
+Batches: several `--video`s onto one armature, one video onto several `--armature`s, or N
+of each paired in order; every input is checked before anything is captured. Exit status
+0 on success; otherwise 1 and one line on stderr, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import bpy
+
+from . import capture, export
+from .job import VIEWS, CaptureError, solve
+from .model.video import VideoError
+
+COMMAND = "mocap_anything"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"blender --command {COMMAND}", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("capture", help="capture videos onto armatures and save the result")
+    c.add_argument("--blend", help="the .blend to open (default: the file Blender has open)")
+    c.add_argument("--armature", nargs="+", required=True, help="armature object name(s)")
+    c.add_argument("--video", nargs="+", required=True, help="video file(s)")
+    c.add_argument("--reference-frame", type=int, help="keyed frame matching the video (default: the current frame)")
+    c.add_argument("--frame-start", type=int, help="scene frame of the first captured frame (default: the scene's start)")
+    c.add_argument("--frame-end", type=int, help="last scene frame (default: as far as the video goes)")
+    c.add_argument("--video-start", type=int, default=0, help="first video frame to use (from 0)")
+    c.add_argument("--stride", type=int, default=1, help="use every n-th video frame")
+    c.add_argument("--view", default="FRONT", choices=list(VIEWS), help="where the camera stood, relative to the rig")
+    c.add_argument("--device", default="AUTO", choices=list(capture.DEVICES))
+    c.add_argument("--smoothing", type=float, default=0.0, help="Gaussian sigma in frames (default 0: none)")
+    c.add_argument("--out", required=True, help="the .blend to write")
+    c.add_argument("--bvh", help="BVH of the captured action (a folder when capturing several)")
+    c.add_argument("--preview", help="PNG: video frames beside the posed rig (a folder when capturing several)")
+    c.add_argument("--twist-report", help="twist per bone and frame, .csv or .json (a folder when capturing several)")
+    c.add_argument("--truth-action", help="an action with the true motion: twist errors in the report, grey in the preview")
+    return p
+
+
+def _pairs(armatures: list[str], videos: list[str]) -> list[tuple[str, str]]:
+    if len(armatures) == len(videos):
+        return list(zip(armatures, videos, strict=True))
+    if len(armatures) == 1 or len(videos) == 1:
+        return [(a, v) for a in armatures for v in videos]
+    raise CaptureError(f"give one armature, one video, or as many of each ({len(armatures)} and {len(videos)} given)")
+
+
+def _output(path: str | None, action, suffix: str, several: bool) -> Path | None:
+    if path is None:
+        return None
+    return Path(path) / f"{bpy.path.clean_name(action.name)}{suffix}" if several else Path(path)
+
+
+def run(args) -> None:
+    if args.blend:
+        if not Path(args.blend).is_file():
+            raise CaptureError(f"no such .blend file: {args.blend}")
+        bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend).resolve()))
+    truth = None
+    if args.truth_action:
+        truth = bpy.data.actions.get(args.truth_action)
+        if truth is None:
+            raise CaptureError(f"no action named {args.truth_action!r} in the file")
+    jobs = []
+    for name, video in _pairs(args.armature, args.video):
+        obj = bpy.data.objects.get(name)
+        if obj is None:
+            raise CaptureError(f"no object named {name!r} in the file")
+        request, first = capture.prepare(
+            obj,
+            video,
+            reference_frame=args.reference_frame,
+            frame_start=args.frame_start,
+            frame_end=args.frame_end,
+            video_start=args.video_start,
+            stride=args.stride,
+            view=args.view,
+            device=args.device,
+            smoothing=args.smoothing,
+        )
+        jobs.append((obj, request, first))
+    several = len(jobs) > 1
+    for obj, request, first in jobs:
+        started = time.perf_counter()
+        action = capture.write(obj, request, solve(request), first)
+        outputs = []
+        if path := _output(args.bvh, action, ".bvh", several):
+            outputs.append(export.export_bvh(obj, action, path))
+        if path := _output(args.twist_report, action, ".csv", several):
+            outputs.append(export.write_twist_report(export.twist_report(obj, action, truth), path))
+        if path := _output(args.preview, action, ".png", several):
+            outputs.append(
+                export.write_preview(
+                    obj, action, request.video, path, video_start=request.video_start, stride=request.stride, truth=truth
+                )
+            )
+        print(
+            f"{Path(request.video).name} -> {obj.name}: {request.frames} frames x {request.skeleton.num_joints} bones "
+            f"in {time.perf_counter() - started:.1f} s, action {action.name!r}" + "".join(f", {p}" for p in outputs)
+        )
+    out = Path(args.out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(out))
+    print(f"saved {out}")
+
+
+def command(argv: list[str]) -> int:
+    """The registered command: 0 on success, else 1 (2 for bad arguments) and one stderr line."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit:  # argparse has printed the usage and the problem
+        return int(exit.code or 0)
+    try:
+        run(args)
+    except (CaptureError, VideoError, OSError, RuntimeError, ValueError) as error:
+        print(f"{COMMAND}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+_handle = None
+
+
+def register():
+    global _handle
+    _handle = bpy.utils.register_cli_command(COMMAND, command)
+
+
+def unregister():
+    bpy.utils.unregister_cli_command(_handle)

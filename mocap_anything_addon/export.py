@@ -1,0 +1,132 @@
+"""What a captured action gives out: BVH, the twist report for riggers, the preview image.
+
+Twist is the rotation about the bone's own Y axis (swing-twist, `model.rotations`), the
+part of a pose that joint positions cannot show; it is where a rig's conventions matter.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import bpy
+import cv2
+import numpy as np
+
+from . import keys
+from .armature import _world_rotation, rotation_modes, skeleton_from_armature
+from .model.capture import preview
+from .model.data.bvh import save_bvh
+from .model.data.motion import Motion
+from .model.kinematics import forward_kinematics
+from .model.rotations import swing_twist
+from .model.video import read_video
+
+
+def action_frames(action) -> np.ndarray:
+    start, end = action.frame_range
+    return np.arange(math.floor(start), math.ceil(end) + 1)
+
+
+def action_rotations(obj, action, frames=None) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (T,), local rotations (T, J, 3, 3)) of `action` on `obj`'s bones, parent-first."""
+    frames = action_frames(action) if frames is None else np.asarray(frames)
+    slot = None
+    if keys.SLOTTED:
+        slots = [s for s in action.slots if s.target_id_type == "OBJECT"]
+        data = obj.animation_data
+        slot = data.action_slot if data and data.action == action and data.action_slot else (slots[0] if slots else None)
+    names = skeleton_from_armature(obj).names
+    return frames, keys.read_rotations(action, slot, frames, names, rotation_modes(obj, names))
+
+
+def export_bvh(obj, action, path: str | Path) -> Path:
+    """The action as BVH (world-aligned rotations, root fixed: the capture is root-relative)."""
+    frames, rotations = action_rotations(obj, action)
+    render = obj.users_scene[0].render if obj.users_scene else bpy.context.scene.render
+    skeleton = skeleton_from_armature(obj)
+    path = Path(bpy.path.abspath(str(path)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_bvh(path, Motion(skeleton, rotations, np.zeros((len(frames), 3)), render.fps / render.fps_base))
+    return path
+
+
+def twist_report(obj, action, truth=None) -> dict:
+    """Per bone: twist (degrees) at each frame of `action` and, given a ground-truth action,
+    the truth's twist and the error (wrapped difference)."""
+    frames, rotations = action_rotations(obj, action)
+    twist = np.degrees(swing_twist(rotations)[1])
+    report = {"armature": obj.name, "action": action.name, "frames": frames.tolist(), "bones": {}}
+    if truth is not None:
+        report["truth"] = truth.name
+        true_twist = np.degrees(swing_twist(action_rotations(obj, truth, frames)[1])[1])
+        error = np.abs((twist - true_twist + 180) % 360 - 180)
+    for j, name in enumerate(skeleton_from_armature(obj).names):
+        bone = {"twist_deg": twist[:, j].round(3).tolist()}
+        if truth is not None:
+            bone["truth_twist_deg"] = true_twist[:, j].round(3).tolist()
+            bone["mean_error_deg"] = round(float(error[:, j].mean()), 3)
+        report["bones"][name] = bone
+    return report
+
+
+def write_twist_report(report: dict, path: str | Path) -> Path:
+    """JSON for a `.json` path, otherwise CSV with one row per frame and bone."""
+    path = Path(bpy.path.abspath(str(path)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        return path
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        has_truth = "truth" in report
+        out.writerow(["frame", "bone", "twist_deg"] + (["truth_twist_deg", "error_deg"] if has_truth else []))
+        for name, bone in report["bones"].items():
+            for t, frame in enumerate(report["frames"]):
+                row = [frame, name, bone["twist_deg"][t]]
+                if has_truth:
+                    twist, true = bone["twist_deg"][t], bone["truth_twist_deg"][t]
+                    row += [true, round(abs((twist - true + 180) % 360 - 180), 3)]
+                out.writerow(row)
+    return path
+
+
+def posed_heads(obj, frames) -> np.ndarray:
+    """Bone heads (T, J, 3) as Blender evaluates them at scene `frames`, world orientation,
+    parent-first; the scene is put back on its frame afterwards."""
+    scene = obj.users_scene[0]
+    names = skeleton_from_armature(obj).names
+    order = [obj.pose.bones.find(n) for n in names]
+    current, out = scene.frame_current, []
+    buffer = np.empty(3 * len(order), np.float32)
+    try:
+        for frame in frames:
+            scene.frame_set(int(frame))
+            obj.pose.bones.foreach_get("head", buffer)
+            out.append(buffer.reshape(-1, 3)[order].astype(np.float64))
+    finally:
+        scene.frame_set(current)
+    return np.array(out) @ _world_rotation(obj).T
+
+
+def write_preview(obj, action, video: str, path: str | Path, *, video_start=0, stride=1, truth=None, count=4) -> Path:
+    """A PNG of `count` frames, each a row: the video frame | the rig as Blender poses it with
+    the action (blue; the ground-truth action in grey beneath, if given)."""
+    frames = action_frames(action)
+    picks = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
+    video_frames = [read_video(video, video_start + k * stride, video_start + k * stride + 1)[0] for k in picks]
+    data = obj.animation_data
+    heads = posed_heads(obj, frames[picks]) if data and data.action == action else None
+    if heads is None:
+        raise ValueError(f"{action.name!r} is not the action of {obj.name!r}")
+    skeleton = skeleton_from_armature(obj)
+    true_heads = None
+    if truth is not None:
+        true_heads = forward_kinematics(skeleton, action_rotations(obj, truth, frames[picks])[1])[1]
+    image = preview(np.array(video_frames), skeleton, heads, true_heads)
+    path = Path(bpy.path.abspath(str(path)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image[..., ::-1])
+    return path

@@ -1,0 +1,156 @@
+"""Keyframes in and out of actions: bulk writing, reading back, Blender 4.2 to 5.x.
+
+Blender 4.4 made actions "slotted" (layers > strips > one channelbag of F-curves per
+slot) and 5.0 removed the old `Action.fcurves`; `_channelbag` hides the difference. Keys
+are written per F-curve in bulk (`keyframe_points.add` + `foreach_set`), never one by one.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from .model.rotations import (
+    axis_angle_to_matrix,
+    continuous_quaternions,
+    euler_to_matrix,
+    matrix_to_axis_angle,
+    matrix_to_euler,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+)
+
+SLOTTED = bpy.app.version >= (4, 4, 0)
+PROPERTIES = {"QUATERNION": ("rotation_quaternion", 4), "AXIS_ANGLE": ("rotation_axis_angle", 4)}
+EULER = ("rotation_euler", 3)
+REST_VALUES = {"rotation_quaternion": (1.0, 0.0, 0.0, 0.0), "rotation_axis_angle": (0.0, 0.0, 1.0, 0.0)}
+_AXIS = {"X": 0, "Y": 1, "Z": 2}
+
+
+def _fcurves(action, slot):
+    """The F-curves of `slot` in `action` (None where it has none yet), any Blender version."""
+    if not SLOTTED:
+        return action.fcurves
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
+    bag = action_get_channelbag_for_slot(action, slot)
+    return bag.fcurves if bag is not None else None
+
+
+def assigned_fcurves(obj):
+    """The F-curves driving `obj` now (its action and, on 4.4+, its slot), or None."""
+    data = obj.animation_data
+    if data is None or data.action is None:
+        return None
+    return _fcurves(data.action, data.action_slot if SLOTTED else None)
+
+
+def _bone_of(data_path: str) -> str | None:
+    if data_path.startswith('pose.bones["') and ".rotation_" in data_path:
+        return data_path[len('pose.bones["') : data_path.rindex('"]')]
+    return None
+
+
+def keyed_frames(obj) -> set[int]:
+    """Frames at which the assigned action keys some bone rotation."""
+    fcurves = assigned_fcurves(obj) or []
+    frames = set()
+    for fc in fcurves:
+        if _bone_of(fc.data_path) is not None and len(fc.keyframe_points):
+            co = np.empty(2 * len(fc.keyframe_points), np.float32)
+            fc.keyframe_points.foreach_get("co", co)
+            frames.update(int(f) for f in co[0::2] if float(f).is_integer())
+    return frames
+
+
+def channels(mode: str) -> tuple[str, int]:
+    """The pose-bone property holding a rotation in `mode`, and its length."""
+    return PROPERTIES.get(mode, EULER)
+
+
+def to_channels(R: np.ndarray, mode: str) -> np.ndarray:
+    """(T, 3, 3) local rotations -> (T, n) values of the bone's rotation property in `mode`,
+    continuous over time (quaternions in one hemisphere, Euler angles unwrapped)."""
+    if mode == "QUATERNION":
+        return continuous_quaternions(matrix_to_quaternion(R))
+    if mode == "AXIS_ANGLE":
+        v = matrix_to_axis_angle(R)
+        angle = np.linalg.norm(v, axis=-1, keepdims=True)
+        axis = np.where(angle > 1e-12, v / np.maximum(angle, 1e-12), [0.0, 1.0, 0.0])
+        return np.concatenate([angle, axis], -1)
+    # Blender's order "XYZ" applies X first: R = R_Z @ R_Y @ R_X, our product order "ZYX".
+    product = mode[::-1]
+    angles = matrix_to_euler(R, product)
+    values = np.empty_like(angles)
+    for k, letter in enumerate(product):
+        values[:, _AXIS[letter]] = angles[:, k]
+    return np.unwrap(values, axis=0)
+
+
+def from_channels(values: np.ndarray, mode: str) -> np.ndarray:
+    """Inverse of `to_channels`: (T, n) property values -> (T, 3, 3)."""
+    if mode == "QUATERNION":
+        return quaternion_to_matrix(values)
+    if mode == "AXIS_ANGLE":
+        return axis_angle_to_matrix(values[:, 1:] / np.linalg.norm(values[:, 1:], axis=-1, keepdims=True) * values[:, :1])
+    product = mode[::-1]
+    return euler_to_matrix(values[:, [_AXIS[letter] for letter in product]], product)
+
+
+def _path(bone: str, prop: str) -> str:
+    return f'pose.bones["{bpy.utils.escape_identifier(bone)}"].{prop}'
+
+
+def new_action(obj, name: str, frames: np.ndarray, rotations: np.ndarray, names: list[str], modes: list[str]):
+    """A new action (with a slot for `obj` on 4.4+) keying `rotations` (T, J, 3, 3) of bones
+    `names` at scene `frames` (T,), each bone in its rotation mode. Not assigned to anything."""
+    action = bpy.data.actions.new(name)
+    slot = None
+    if SLOTTED:
+        slot = action.slots.new(id_type="OBJECT", name=obj.name)
+        bag = action.layers.new("Layer").strips.new(type="KEYFRAME").channelbag(slot, ensure=True)
+    co = np.empty(2 * len(frames), np.float32)
+    co[0::2] = frames
+    for j, bone in enumerate(names):
+        prop, n = channels(modes[j])
+        values = to_channels(rotations[:, j], modes[j])
+        if SLOTTED:
+            group = bag.groups.new(bone)
+        for i in range(n):
+            if SLOTTED:
+                fc = bag.fcurves.new(_path(bone, prop), index=i)
+                fc.group = group
+            else:
+                fc = action.fcurves.new(_path(bone, prop), index=i, action_group=bone)
+            fc.keyframe_points.add(len(frames))
+            co[1::2] = values[:, i]
+            fc.keyframe_points.foreach_set("co", co)
+            fc.update()  # handles
+    return action, slot
+
+
+def assign(obj, action, slot) -> None:
+    """Make `action` drive `obj`. The action it replaces keeps a fake user, so that it is
+    still saved with the file; its keys are not touched."""
+    data = obj.animation_data or obj.animation_data_create()
+    if data.action is not None and not data.action.use_fake_user:
+        data.action.use_fake_user = True
+    data.action = action
+    if slot is not None:
+        data.action_slot = slot
+
+
+def read_rotations(action, slot, frames, names: list[str], modes: list[str]) -> np.ndarray:
+    """The local rotations (T, J, 3, 3) an action gives bones `names` at `frames`; channels
+    it does not key are at rest."""
+    fcurves = _fcurves(action, slot)
+    out = np.empty((len(frames), len(names), 3, 3))
+    for j, bone in enumerate(names):
+        prop, n = channels(modes[j])
+        values = np.empty((len(frames), n))
+        for i in range(n):
+            fc = fcurves.find(_path(bone, prop), index=i) if fcurves is not None else None
+            rest = REST_VALUES.get(prop, (0.0,) * 3)[i]
+            values[:, i] = [fc.evaluate(f) for f in frames] if fc is not None else rest
+        out[:, j] = from_channels(values, modes[j])
+    return out
