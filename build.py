@@ -27,11 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 BUILD, DIST = ROOT / "build", ROOT / "dist"
-# Blender platform -> pip platform tag. Blender 4.2 to 5.0 run Python 3.11.
+# Blender platform -> the pip platform tags its wheels may carry. Blender 4.2 to 5.0 run Python 3.11.
 PLATFORMS = {
-    "linux-x64": "manylinux_2_28_x86_64",
-    "windows-x64": "win_amd64",
-    "macos-arm64": "macosx_11_0_arm64",
+    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"],
+    "windows-x64": ["win_amd64"],
+    "macos-arm64": [f"macosx_{v}_0_arm64" for v in range(11, 15)],
 }
 REQUIREMENTS = ["torch==2.13.0", "opencv-python-headless==4.11.0.86", "safetensors==0.8.0"]
 BLENDER_SHIPS = ("numpy",)  # wheels Blender already has; bundling a second copy would clash
@@ -52,7 +52,8 @@ def download_wheels(platform: str) -> list[Path]:
         print(f"build: downloading wheels for {platform} into {folder}", flush=True)
         folder.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--dest", str(folder)]
-        command += ["--platform", PLATFORMS[platform], "--python-version", "3.11", "--implementation", "cp", *REQUIREMENTS]
+        command += [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
+        command += ["--python-version", "3.11", "--implementation", "cp", *REQUIREMENTS]
         subprocess.run(command, check=True)
         (folder / ".complete").touch()
     wheels = sorted(folder.glob("*.whl"))
@@ -76,12 +77,14 @@ def stage(wheels: list[Path], platforms: list[str]) -> Path:
         for wheel in wheels:
             shutil.copy2(wheel, staged / "wheels" / wheel.name)
         listed = ",\n".join(f'  "./wheels/{w.name}"' for w in sorted({w.name: w for w in wheels}.values()))
-        manifest += f"\nplatforms = {platforms!r}\nwheels = [\n{listed},\n]\n".replace("'", '"')
+        top, tables = manifest.split("\n[", 1)  # top-level keys go before the first table
+        extra = f"platforms = {platforms!r}\nwheels = [\n{listed},\n]\n".replace("'", '"')
+        manifest = f"{top}\n{extra}\n[{tables}"
     (staged / "blender_manifest.toml").write_text(manifest, encoding="utf-8")
     return staged
 
 
-def build(platforms: list[str], with_wheels: bool) -> list[Path]:
+def build(platforms: list[str], with_wheels: bool, dist: Path = DIST) -> list[Path]:
     wheels = [w for p in platforms for w in download_wheels(p)] if with_wheels else []
     staged = stage(wheels, platforms)
     out = BUILD / "zips"
@@ -90,11 +93,11 @@ def build(platforms: list[str], with_wheels: bool) -> list[Path]:
     command = [sys.executable, str(tool), "build", "--source-dir", str(staged), "--output-dir", str(out)]
     out.mkdir(parents=True)
     subprocess.run(command + (["--split-platforms"] if with_wheels else []), check=True)
-    DIST.mkdir(exist_ok=True)
+    dist.mkdir(parents=True, exist_ok=True)
     zips = []
     for z in sorted(out.glob("*.zip")):
         subprocess.run([sys.executable, str(tool), "validate", str(z)], check=True)
-        zips.append(Path(shutil.move(z, DIST / z.name)))
+        zips.append(Path(shutil.move(z, dist / z.name)))
     return zips
 
 

@@ -85,13 +85,15 @@ def _constants(skeleton: Skeleton, lever: float):
     return skeleton.cached(("ik_constants", lever), make)
 
 
-def check_solver_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations) -> None:
-    """Shapes and finiteness shared by every rotation solver; raises InputError."""
+def check_solver_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations, *, per_frame: bool = False) -> None:
+    """Shapes and finiteness shared by every rotation solver; raises InputError. With
+    `per_frame`, the reference is one pose per frame: (T, J, 3) and (T, J, 3, 3)."""
     J = skeleton.num_joints
+    lead = ("T",) if per_frame else ()
     for name, value, want in (
         ("positions", positions, ("T", J, 3)),
-        ("ref_positions", ref_positions, (J, 3)),
-        ("ref_rotations", ref_rotations, (J, 3, 3)),
+        ("ref_positions", ref_positions, (*lead, J, 3)),
+        ("ref_rotations", ref_rotations, (*lead, J, 3, 3)),
     ):
         got = tuple(value.shape)
         if len(got) != len(want) or any(w != "T" and g != w for g, w in zip(got, want, strict=True)):
@@ -112,6 +114,24 @@ def solve_rotations(skeleton: Skeleton, positions, ref_positions, ref_rotations,
     read).
     """
     check_solver_inputs(skeleton, positions, ref_positions, ref_rotations)
+    return _solve(skeleton, positions, ref_rotations[None], lever)
+
+
+@numpy_io
+def fit_positions(skeleton: Skeleton, rotations, positions, *, lever: float = DEFAULT_LEVER):
+    """Local rotations (T, J, 3, 3), e.g. a network's, made to give exactly the joint heads
+    `positions` (T, J, 3): what the heads determine (the swing of single-child bones, the
+    whole rotation of multi-child ones) is taken from them, what they cannot show (the twist
+    of single-child bones, the rotation of leaves) is kept. `solve_rotations` with each frame
+    its own reference."""
+    check_solver_inputs(skeleton, positions, positions, rotations, per_frame=True)
+    if positions.shape[0] != rotations.shape[0]:
+        raise InputError(f"{rotations.shape[0]} rotation frames for {positions.shape[0]} position frames")
+    return _solve(skeleton, positions, rotations, lever)
+
+
+def _solve(skeleton: Skeleton, positions, ref_rotations, lever: float):
+    """The closed form, with reference rotations (1 or T, J, 3, 3)."""
     kind, child, weight, principal = _constants(skeleton, lever)
     dtype, device = positions.dtype, positions.device
     kind_t = torch.as_tensor(kind, device=device)
@@ -122,12 +142,12 @@ def solve_rotations(skeleton: Skeleton, positions, ref_positions, ref_rotations,
     # zero-length links, what the links' reference rotations make of it.
     G_ref, p_ref = forward_kinematics(skeleton, ref)
     targets = torch.as_tensor(np.concatenate([child, principal[:, None]], 1), device=device)
-    offsets = (G_ref.transpose(-1, -2)[:, None] @ (p_ref[targets] - p_ref[:, None])[..., None])[..., 0]
-    offsets, principal_offset = offsets[:, :-1], offsets[:, -1]
+    offsets = (G_ref.transpose(-1, -2)[:, :, None] @ (p_ref[:, targets] - p_ref[:, :, None])[..., None])[..., 0]
+    offsets, principal_offset = offsets[:, :, :-1], offsets[:, :, -1]
 
     # World rotations of multi-child joints, all at once.
     d = positions[:, child] - positions[:, :, None]  # (T, J, K, 3)
-    H = torch.einsum("tjka,jkb->tjab", d * torch.as_tensor(weight, dtype=dtype, device=device)[..., None], offsets)
+    H = (d * torch.as_tensor(weight, dtype=dtype, device=device)[..., None]).transpose(-1, -2) @ offsets
     U, _, Vh = torch.linalg.svd(H)
     fix = torch.ones_like(H[..., 0])
     fix[..., 2] = torch.det(U @ Vh)
@@ -142,9 +162,9 @@ def solve_rotations(skeleton: Skeleton, positions, ref_positions, ref_rotations,
         P = C if parent_pos is None else globals_[-1][:, parent_pos] @ C  # frame R_j acts in
         Pt = P.transpose(-1, -2)
         u = (Pt @ d_main[:, idx, :, None])[..., 0]
-        swung = rotation_between(u_ref[idx].expand_as(u), u) @ ref[idx]
+        swung = rotation_between(u_ref[:, idx].expand_as(u), u) @ ref[:, idx]
         k = kind_t[idx][:, None, None]
-        R = torch.where(k == PROCRUSTES, Pt @ G_fit[:, idx], torch.where(k == SWING, swung, ref[idx].expand_as(swung)))
+        R = torch.where(k == PROCRUSTES, Pt @ G_fit[:, idx], torch.where(k == SWING, swung, ref[:, idx].expand_as(swung)))
         rotations.append(R)
         globals_.append(P @ R)
     return torch.cat(rotations, -3)[:, inverse]

@@ -22,8 +22,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .attention import Graph
-from .ik import InputError, check_solver_inputs
+from .ik import InputError, check_solver_inputs, fit_positions
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs
+from .rotations import nearest_rotation
 from .skeleton import Skeleton
 from .video import prepare_frames
 from .video2pose import V2PConfig, VideoToPose, query_features
@@ -79,7 +80,15 @@ class Network:
 
     @torch.no_grad()
     def pose_to_rotation(
-        self, skeleton: Skeleton, ref_positions, ref_rotations, positions, *, chunk_frames: int = CHUNK_FRAMES, progress=None
+        self,
+        skeleton: Skeleton,
+        ref_positions,
+        ref_rotations,
+        positions,
+        *,
+        fit: bool = False,
+        chunk_frames: int = CHUNK_FRAMES,
+        progress=None,
     ):
         """Joint heads (T, J, 3), absolute, in the skeleton's world orientation and units ->
         local rotations (T, J, 3, 3) in the rig's own conventions (numpy, float64).
@@ -88,6 +97,11 @@ class Network:
         rotations (J, 3, 3). Frames are processed `chunk_frames` at a time with enough
         overlap that the result is the same as in one pass. `progress(frames_done)`, if
         given, is called after each chunk; an exception it raises stops the work.
+
+        `fit=True` makes the result reproduce `positions` exactly (`ik.fit_positions`: swings
+        from the positions, the network's twists kept): for trusted positions, such as
+        marker mocap. Video capture leaves it off: V2P's positions are noisier than the
+        network's rotations (BENCHMARKS.md).
         """
         pose2rot = self._part("pose2rot")
         positions, ref_positions, ref_rotations = self._check(skeleton, positions, ref_positions, ref_rotations)
@@ -103,7 +117,8 @@ class Network:
             out.append(local[start - lo : start - lo + chunk_frames].double().cpu().numpy())
             if progress:
                 progress(min(T, start + chunk_frames))
-        return np.concatenate(out)
+        rotations = nearest_rotation(np.concatenate(out))  # float32 products drift off orthonormal by ~1e-3
+        return fit_positions(skeleton, rotations, positions.numpy()) if fit else rotations
 
     @torch.no_grad()
     def video_to_pose(

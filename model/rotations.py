@@ -258,3 +258,12 @@ def smooth_rotations(R, sigma: float):
         total[lo:hi] += w * q[lo + offset : hi + offset]
         norm[lo:hi] += w
     return quaternion_to_matrix(total / norm)
+
+
+@numpy_io
+def nearest_rotation(M):
+    """(..., 3, 3) nearly orthonormal matrices -> the nearest rotations (SVD projection)."""
+    U, _, Vh = torch.linalg.svd(M)
+    fix = torch.ones_like(M[..., 0])
+    fix[..., 2] = torch.det(U @ Vh)
+    return U @ (fix[..., None] * Vh)

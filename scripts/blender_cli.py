@@ -5,8 +5,9 @@ calls. Exits with the handler's status.
 
     .venv/bin/python scripts/blender_cli.py capture --blend examples/creature.blend ...
 
-The user folder is $BLENDER_USER_RESOURCES, default out/blender-user (never the user's
-own Blender settings).
+The zip is $MOCAP_EXTENSION_ZIP, default the newest dist/mocap_anything-*.zip; the user
+folder is $BLENDER_USER_RESOURCES, default out/blender-user (never the user's own
+Blender settings).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def install(zip_path: Path):
 
 def main() -> int:
     os.environ.setdefault("BLENDER_USER_RESOURCES", str(ROOT / "out" / "blender-user"))
-    zips = sorted((ROOT / "dist").glob("mocap_anything-*.zip"), key=lambda p: p.stat().st_mtime)
+    given = os.environ.get("MOCAP_EXTENSION_ZIP")
+    zips = [Path(given)] if given else sorted((ROOT / "dist").glob("mocap_anything-*.zip"), key=lambda p: p.stat().st_mtime)
     if not zips:
         print("blender_cli: no extension in dist/; run `python build.py --no-wheels` first", file=sys.stderr)
         return 1

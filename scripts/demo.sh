@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Sets up (scripts/setup.sh) and runs the main job on the bundled example: captures
-# examples/creature.mp4 onto its rig (examples/creature.npz) with the shipped end-to-end
-# network, headless, and writes out/capture/creature.bvh (the captured motion),
-# creature.npz (local rotations and view-frame positions) and creature.preview.png
-# (video frames above the captured skeleton, drawn over the ground truth in grey).
-# Extra arguments go to `python -m model.capture`.
+# Sets up (scripts/setup.sh) and runs the main job on the bundled example, headless, the
+# way a pipeline would: builds the Blender extension (build.py --no-wheels), installs it
+# into a Blender user folder under out/, and runs its command
+#   blender --command mocap_anything capture ...
+# (through scripts/blender_cli.py, as this machine has the `bpy` module, not a Blender
+# build) to capture examples/creature.mp4 onto the armature in examples/creature.blend.
+# Writes out/demo/: creature.blend (the new action "creature capture"), creature.bvh,
+# creature.preview.png (video frames beside the rig as Blender poses it with the result,
+# the ground truth in grey) and creature.twist.csv (twist per bone and frame, with errors).
+# Extra arguments go to the capture command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m model.capture examples/creature.mp4 --rig examples/creature.npz --out out/capture "$@"
+.venv/bin/python build.py --no-wheels
+exec .venv/bin/python scripts/blender_cli.py capture --blend examples/creature.blend --armature creature \
+  --video examples/creature.mp4 --reference-frame 0 --truth-action "creature truth" --out out/demo/creature.blend \
+  --bvh out/demo/creature.bvh --preview out/demo/creature.preview.png --twist-report out/demo/creature.twist.csv "$@"

@@ -1,11 +1,18 @@
 import importlib
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+# Blender's user folder (preferences, installed extensions) for this test run only; read
+# when bpy is first imported.
+os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="mocap-blender-user-")
+EXTENSION = "bl_ext.user_default.mocap_anything"
 
 
 @pytest.fixture
@@ -31,6 +38,32 @@ def blender(bpy_module):
 
     addon_utils.enable("rigify", default_set=True)
     return bpy_module
+
+
+@pytest.fixture(scope="session")
+def extension_zip(tmp_path_factory):
+    """The extension as `build.py --no-wheels` builds it (torch and OpenCV come from this
+    Python), validated by Blender's own tool."""
+    import build
+
+    zips = build.build([], with_wheels=False, dist=tmp_path_factory.mktemp("dist"))
+    assert len(zips) == 1
+    return zips[0]
+
+
+@pytest.fixture
+def ext(blender, extension_zip):
+    """The built extension, installed into Blender's user repository and enabled, on a fresh
+    scene; its package (`bl_ext.user_default.mocap_anything`)."""
+    import addon_utils
+
+    if not (Path(os.environ["BLENDER_USER_RESOURCES"]) / "extensions" / "user_default" / "mocap_anything").is_dir():
+        result = blender.ops.extensions.package_install_files(filepath=str(extension_zip), repo="user_default")
+        assert result == {"FINISHED"}
+    addon_utils.enable(EXTENSION, default_set=True)
+    for name in ("api", "armature", "capture", "cli", "export", "job", "keys", "operators", "model.skeleton", "model.video"):
+        importlib.import_module(f"{EXTENSION}.{name}")
+    return importlib.import_module(EXTENSION)
 
 
 def build_metarig(bpy, name: str):

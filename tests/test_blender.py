@@ -5,13 +5,14 @@ import pytest
 from conftest import build_metarig
 
 from mocap_anything_addon.armature import skeleton_from_armature
+from mocap_anything_addon.model.skeleton import SkeletonError  # the add-on raises its own copy
 from model.data.bvh import load_bvh
 from model.data.evalsets import CMU_DIR
 from model.data.motion import Y_UP_TO_Z_UP
 from model.data.rigify import METARIGS, load_metarig
 from model.kinematics import forward_kinematics
 from model.rotations import axis_angle_to_matrix, matrix_to_quaternion
-from model.skeleton import SkeletonError, bone_frames
+from model.skeleton import bone_frames
 
 
 def _pose(obj, names, rotations):
