@@ -12,6 +12,7 @@ import numpy as np
 from . import keys
 from .armature import check_armature, reference_pose, rotation_modes, skeleton_from_armature
 from .job import VIEWS, CaptureError, Request, video_frames
+from .model.network import resolve_device
 from .model.video import VideoError
 
 DEVICES = ("AUTO", "CPU", "CUDA")
@@ -39,6 +40,10 @@ def prepare(
         raise CaptureError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
     if device.upper() not in DEVICES:
         raise CaptureError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    try:
+        resolve_device(device)
+    except RuntimeError as error:  # CUDA asked for, none seen
+        raise CaptureError(str(error)) from None
     if stride < 1 or video_start < 0 or smoothing < 0:
         raise CaptureError("stride must be >= 1, the video start >= 0 and smoothing >= 0")
     path = os.path.abspath(os.path.expanduser(video_path or ""))

@@ -33,13 +33,8 @@ def action_frames(action) -> np.ndarray:
 def action_rotations(obj, action, frames=None) -> tuple[np.ndarray, np.ndarray]:
     """(frames (T,), local rotations (T, J, 3, 3)) of `action` on `obj`'s bones, parent-first."""
     frames = action_frames(action) if frames is None else np.asarray(frames)
-    slot = None
-    if keys.SLOTTED:
-        slots = [s for s in action.slots if s.target_id_type == "OBJECT"]
-        data = obj.animation_data
-        slot = data.action_slot if data and data.action == action and data.action_slot else (slots[0] if slots else None)
     names = skeleton_from_armature(obj).names
-    return frames, keys.read_rotations(action, slot, frames, names, rotation_modes(obj, names))
+    return frames, keys.read_rotations(action, keys.slot_of(obj, action), frames, names, rotation_modes(obj, names))
 
 
 def export_bvh(obj, action, path: str | Path) -> Path:

@@ -27,7 +27,7 @@ REST_VALUES = {"rotation_quaternion": (1.0, 0.0, 0.0, 0.0), "rotation_axis_angle
 _AXIS = {"X": 0, "Y": 1, "Z": 2}
 
 
-def _fcurves(action, slot):
+def channel_fcurves(action, slot):
     """The F-curves of `slot` in `action` (None where it has none yet), any Blender version."""
     if not SLOTTED:
         return action.fcurves
@@ -37,12 +37,23 @@ def _fcurves(action, slot):
     return bag.fcurves if bag is not None else None
 
 
+def slot_of(obj, action):
+    """The slot `obj` uses in `action` (when assigned), else the action's first object slot;
+    None before 4.4."""
+    if not SLOTTED:
+        return None
+    data = obj.animation_data
+    if data is not None and data.action == action and data.action_slot is not None:
+        return data.action_slot
+    return next((s for s in action.slots if s.target_id_type == "OBJECT"), None)
+
+
 def assigned_fcurves(obj):
     """The F-curves driving `obj` now (its action and, on 4.4+, its slot), or None."""
     data = obj.animation_data
     if data is None or data.action is None:
         return None
-    return _fcurves(data.action, data.action_slot if SLOTTED else None)
+    return channel_fcurves(data.action, slot_of(obj, data.action))
 
 
 def _bone_of(data_path: str) -> str | None:
@@ -143,7 +154,7 @@ def assign(obj, action, slot) -> None:
 def read_rotations(action, slot, frames, names: list[str], modes: list[str]) -> np.ndarray:
     """The local rotations (T, J, 3, 3) an action gives bones `names` at `frames`; channels
     it does not key are at rest."""
-    fcurves = _fcurves(action, slot)
+    fcurves = channel_fcurves(action, slot)
     out = np.empty((len(frames), len(names), 3, 3))
     for j, bone in enumerate(names):
         prop, n = channels(modes[j])

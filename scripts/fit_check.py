@@ -34,6 +34,5 @@ for clip in load_video_set(args.set):
         ]
     )
 rotation, rotation_fit, twist, twist_fit = np.mean(rows, 0)
-print(
-    f"| end-to-end, as shipped | {rotation:.2f} | {twist:.2f} |\n| end-to-end + fit to V2P positions | {rotation_fit:.2f} | {twist_fit:.2f} |"
-)
+print(f"| end-to-end, as shipped | {rotation:.2f} | {twist:.2f} |")
+print(f"| end-to-end + fit to V2P positions | {rotation_fit:.2f} | {twist_fit:.2f} |")

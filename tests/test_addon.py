@@ -94,7 +94,7 @@ def test_capture_on_metarig_writes_network_output_into_new_action(blender, ext, 
     assert all(after[0][name] == keys for name, keys in before[0].items())  # incl. the reference frame's keys
     assert user_action.use_fake_user  # still saved with the file
 
-    fcurves = ext.keys._fcurves(action, obj.animation_data.action_slot)
+    fcurves = ext.keys.channel_fcurves(action, obj.animation_data.action_slot)
     for bone in obj.pose.bones:
         prop, n = ext.keys.channels(bone.rotation_mode)
         for i in range(n):
@@ -117,7 +117,7 @@ def test_every_rotation_mode_is_keyed_in_its_own_property(blender, ext, rng):
     sk, expected = network_output(ext, obj, 1, T, bpy)
     action = ext.api.capture(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=T, device="CPU")
     assert np.abs(blender_pose(bpy, obj, sk.names, range(1, T + 1)) - expected).max() < 1e-4
-    fcurves = ext.keys._fcurves(action, action.slots[0])
+    fcurves = ext.keys.channel_fcurves(action, action.slots[0])
     for bone in obj.pose.bones:
         prop = ext.keys.channels(bone.rotation_mode)[0]
         assert fcurves.find(f'pose.bones["{bone.name}"].{prop}', index=0) is not None
