@@ -103,12 +103,37 @@ def rotation_modes(obj, names: list[str]) -> list[str]:
     return [obj.pose.bones[n].rotation_mode for n in names]
 
 
-def reference_pose(obj, skeleton: Skeleton, frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pose at a keyed frame: joint heads (J, 3) in world orientation (object translation
-    dropped) and local rotations (J, 3, 3), the rotation part of `matrix_basis`.
+def scene_of(obj):
+    """The scene an object is in (the first, if several)."""
+    if not obj.users_scene:
+        raise CaptureError(f"{obj.name!r} is in no scene")
+    return obj.users_scene[0]
 
-    The scene is evaluated at `frame` and put back on its current frame afterwards.
-    """
+
+def evaluated_pose(obj, skeleton: Skeleton, frames) -> tuple[np.ndarray, np.ndarray]:
+    """Joint heads (T, J, 3) in world orientation (object translation dropped) and local
+    rotations (T, J, 3, 3), the rotation part of `matrix_basis`, as Blender evaluates the
+    scene at `frames`. The scene is put back on its current frame afterwards."""
+    scene, bones = scene_of(obj), obj.pose.bones
+    J = len(bones)
+    basis, heads = np.empty((len(frames), J * 16), np.float32), np.empty((len(frames), J * 3), np.float32)
+    current = scene.frame_current, scene.frame_subframe
+    try:
+        for t, frame in enumerate(frames):
+            scene.frame_set(int(frame))
+            bones.foreach_get("matrix_basis", basis[t])
+            bones.foreach_get("head", heads[t])
+    finally:
+        scene.frame_set(current[0], subframe=current[1])
+    order = [bones.find(n) for n in skeleton.names]
+    basis = basis.reshape(-1, J, 4, 4).transpose(0, 1, 3, 2)[:, order, :3, :3].astype(np.float64)
+    rotations = basis / np.linalg.norm(basis, axis=-2, keepdims=True)  # bone scale keys leave the rotation
+    return heads.reshape(-1, J, 3)[:, order].astype(np.float64) @ _world_rotation(obj).T, rotations
+
+
+def reference_pose(obj, skeleton: Skeleton, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pose at a keyed frame: joint heads (J, 3) and local rotations (J, 3, 3), as
+    `evaluated_pose` gives them."""
     keyed = keys.keyed_frames(obj)
     if frame not in keyed:
         near = f"; keyed frames include {sorted(keyed)[:8]}" if keyed else "; the armature has no rotation keys at all"
@@ -116,20 +141,5 @@ def reference_pose(obj, skeleton: Skeleton, frame: int) -> tuple[np.ndarray, np.
             f"reference frame {frame} of {obj.name!r} is not keyed{near}. Pose the rig to match the video at that "
             "frame and key the rotations of all bones (Pose Mode, select all, I)"
         )
-    scene = obj.users_scene[0] if obj.users_scene else None
-    if scene is None:
-        raise CaptureError(f"{obj.name!r} is in no scene")
-    current = scene.frame_current, scene.frame_subframe
-    try:
-        scene.frame_set(frame)
-        bones = obj.pose.bones
-        J = len(bones)
-        basis, heads = np.empty(J * 16, np.float32), np.empty(J * 3, np.float32)
-        bones.foreach_get("matrix_basis", basis)
-        bones.foreach_get("head", heads)
-    finally:
-        scene.frame_set(current[0], subframe=current[1])
-    order = [bones.find(n) for n in skeleton.names]
-    basis = basis.reshape(J, 4, 4).transpose(0, 2, 1)[order, :3, :3].astype(np.float64)
-    rotations = basis / np.linalg.norm(basis, axis=1, keepdims=True)  # bone scale keys leave the rotation
-    return heads.reshape(J, 3)[order].astype(np.float64) @ _world_rotation(obj).T, rotations
+    heads, rotations = evaluated_pose(obj, skeleton, [frame])
+    return heads[0], rotations[0]

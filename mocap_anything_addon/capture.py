@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import keys
-from .armature import check_armature, reference_pose, rotation_modes, skeleton_from_armature
+from .armature import check_armature, reference_pose, rotation_modes, scene_of, skeleton_from_armature
 from .job import VIEWS, CaptureError, Request, video_frames
 from .model.network import resolve_device
 from .model.video import VideoError
@@ -51,9 +51,7 @@ def prepare(
         available = max(0, video_frames(path) - video_start + stride - 1) // stride
     except VideoError as error:
         raise CaptureError(str(error)) from None
-    scene = obj.users_scene[0] if obj.users_scene else None
-    if scene is None:
-        raise CaptureError(f"{obj.name!r} is in no scene")
+    scene = scene_of(obj)
     start = scene.frame_start if frame_start is None else frame_start
     count = available if frame_end is None else frame_end - start + 1
     if count < 1:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from . import keys
-from .armature import _world_rotation, rotation_modes, skeleton_from_armature
+from .armature import evaluated_pose, rotation_modes, skeleton_from_armature
 from .model.capture import preview
 from .model.data.bvh import save_bvh
 from .model.data.motion import Motion
@@ -88,24 +88,6 @@ def write_twist_report(report: dict, path: str | Path) -> Path:
     return path
 
 
-def posed_heads(obj, frames) -> np.ndarray:
-    """Bone heads (T, J, 3) as Blender evaluates them at scene `frames`, world orientation,
-    parent-first; the scene is put back on its frame afterwards."""
-    scene = obj.users_scene[0]
-    names = skeleton_from_armature(obj).names
-    order = [obj.pose.bones.find(n) for n in names]
-    current, out = scene.frame_current, []
-    buffer = np.empty(3 * len(order), np.float32)
-    try:
-        for frame in frames:
-            scene.frame_set(int(frame))
-            obj.pose.bones.foreach_get("head", buffer)
-            out.append(buffer.reshape(-1, 3)[order].astype(np.float64))
-    finally:
-        scene.frame_set(current)
-    return np.array(out) @ _world_rotation(obj).T
-
-
 def write_preview(obj, action, video: str, path: str | Path, *, video_start=0, stride=1, truth=None, count=4) -> Path:
     """A PNG of `count` frames, each a row: the video frame | the rig as Blender poses it with
     the action (blue; the ground-truth action in grey beneath, if given)."""
@@ -113,10 +95,10 @@ def write_preview(obj, action, video: str, path: str | Path, *, video_start=0, s
     picks = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
     video_frames = [read_video(video, video_start + k * stride, video_start + k * stride + 1)[0] for k in picks]
     data = obj.animation_data
-    heads = posed_heads(obj, frames[picks]) if data and data.action == action else None
-    if heads is None:
+    if not data or data.action != action:
         raise ValueError(f"{action.name!r} is not the action of {obj.name!r}")
     skeleton = skeleton_from_armature(obj)
+    heads = evaluated_pose(obj, skeleton, frames[picks])[0]
     true_heads = None
     if truth is not None:
         true_heads = forward_kinematics(skeleton, action_rotations(obj, truth, frames[picks])[1])[1]

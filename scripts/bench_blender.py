@@ -3,7 +3,7 @@ the operator call to keys written, with the extension built and installed as a u
 
     .venv/bin/python build.py --no-wheels && .venv/bin/python scripts/bench_blender.py --runs 3
 
-Prints Markdown tables (medians of `--runs`) for BENCHMARKS.md.
+Prints Markdown tables (medians of `--runs`, each after one warm-up run) for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,18 +22,9 @@ sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
-from model.bench import video_file  # noqa: E402
+from model.bench import median_seconds, video_file  # noqa: E402
 from model.rotations import axis_angle_to_matrix, matrix_to_quaternion  # noqa: E402
 from scripts.blender_cli import install  # noqa: E402
-
-
-def timed(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def fresh_rig(ext, joints: int):
@@ -54,7 +43,7 @@ def bench_keys(ext, joints: int, frames: int, runs: int, insert_frames: int) -> 
     obj, sk = fresh_rig(ext, joints)
     R = axis_angle_to_matrix(np.random.default_rng(0).normal(0, 0.5, (frames, joints, 3)))
     modes = ["QUATERNION"] * joints
-    bulk = timed(lambda: ext.keys.new_action(obj, "bulk", np.arange(frames), R, sk.names, modes), runs)
+    bulk = median_seconds(lambda: ext.keys.new_action(obj, "bulk", np.arange(frames), R, sk.names, modes), runs)
 
     q = matrix_to_quaternion(R[:insert_frames])
     bones = [obj.pose.bones[n] for n in sk.names]
@@ -66,7 +55,7 @@ def bench_keys(ext, joints: int, frames: int, runs: int, insert_frames: int) -> 
                 bone.rotation_quaternion = q[t, j].tolist()
                 bone.keyframe_insert("rotation_quaternion", frame=t)
 
-    per_key = timed(insert, 1) / insert_frames
+    per_key = median_seconds(insert, 1) / insert_frames
     print(f"\n{joints} bones x {frames} frames ({4 * joints * frames:,} key values, quaternions):\n")
     print("| method | seconds | ratio |\n|---|---:|---:|")
     print(f"| bulk (`keyframe_points.add` + `foreach_set`), median of {runs} | {bulk:.2f} | 1 |")
@@ -77,7 +66,7 @@ def bench_keys(ext, joints: int, frames: int, runs: int, insert_frames: int) -> 
 
 
 def bench_capture(ext, joints_list: list[int], runs: int) -> None:
-    print(f"\nWhole capture, 120-frame 640 x 360 mp4, operator call to keys written (median of {runs}):\n")
+    print(f"\nWhole capture, 120-frame 640 x 360 mp4, operator call to keys written (median of {runs} after a warm-up):\n")
     print("| bones | seconds | frames/s |\n|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for joints in joints_list:
@@ -91,8 +80,7 @@ def bench_capture(ext, joints_list: list[int], runs: int) -> None:
             settings = bpy.context.scene.mocap_anything
             settings.video, settings.device, settings.use_current_frame = video, "CPU", True
             bpy.context.scene.frame_set(1)
-            bpy.ops.mocap_anything.capture()  # warm-up: loads the network once per session
-            seconds = timed(lambda: bpy.ops.mocap_anything.capture(), runs)
+            seconds = median_seconds(lambda: bpy.ops.mocap_anything.capture(), runs)
             print(f"| {joints} | {seconds:.2f} | {120 / seconds:.0f} |")
 
 
