@@ -4,7 +4,9 @@
     python -m model.evaluate --noise 0 1 2 --out results.md
     python -m model.evaluate --solvers ik --weights a.safetensors b.safetensors   # any checkpoints
 
-Each clip's reference pair is frame `--reference-frame` (exact, as a keyed frame is);
+Every table has the do-nothing predictor (`hold`: the reference pose held for every frame)
+and the analytic IK (`ik`) beside the network, on the same data. Each clip's reference
+pair is frame `--reference-frame` (exact, as a keyed frame is);
 the solver sees the other frames' joint heads (with optional Gaussian noise of the
 given standard deviation per coordinate, in cm at 1 m scale) and is scored on them.
 """
@@ -36,8 +38,23 @@ def network_solver(weights: str | None = None) -> Solver:
     return lambda sk, positions, ref_positions, ref_rotations: net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)
 
 
-SOLVERS: dict[str, Callable[[], Solver]] = {"ik": lambda: ik.solve_rotations, "network": network_solver}
-COLUMNS = ("rotation error (deg)", "twist error (deg)", "MPJPE of result (cm)", "angular velocity error (deg/frame)")
+def hold_reference(skeleton, positions, ref_positions, ref_rotations) -> np.ndarray:
+    """The do-nothing predictor: the reference pose for every frame."""
+    return np.broadcast_to(ref_rotations, (len(positions), *np.shape(ref_rotations))).copy()
+
+
+SOLVERS: dict[str, Callable[[], Solver]] = {
+    "hold": lambda: hold_reference,
+    "ik": lambda: ik.solve_rotations,
+    "network": network_solver,
+}
+COLUMNS = (
+    "rotation error (deg)",
+    "twist error (deg)",
+    "MPJPE of result (cm)",
+    "angular velocity error (deg/frame)",
+    *(f"{c} (deg)" for c in metrics.JOINT_CLASSES),
+)
 
 
 @dataclass
@@ -69,6 +86,7 @@ def evaluate_clip(
         metrics.twist_error(pred, true, sk),
         metrics.mpjpe_cm(result_positions, true_positions[others], sk),
         metrics.angular_velocity_error(pred, true),
+        *metrics.class_errors(pred, true, sk).values(),
     )
 
 
@@ -115,7 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"evaluation sets (default: all of {', '.join(SETS)})",
     )
     parser.add_argument(
-        "--solvers", nargs="+", default=["ik", "network"], choices=sorted(SOLVERS), help="built-in solvers (default: ik network)"
+        "--solvers",
+        nargs="+",
+        default=list(SOLVERS),
+        choices=sorted(SOLVERS),
+        help="built-in solvers (default: hold ik network)",
     )
     parser.add_argument("--weights", nargs="+", default=[], help="also evaluate these network checkpoints (named by file stem)")
     parser.add_argument(

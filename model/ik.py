@@ -85,6 +85,13 @@ def _constants(skeleton: Skeleton, lever: float):
     return skeleton.cached(("ik_constants", lever), make)
 
 
+def joint_kinds(skeleton: Skeleton, lever: float = DEFAULT_LEVER) -> tuple[np.ndarray, np.ndarray]:
+    """Per joint, what its children's heads determine (LEAF, SWING or PROCRUSTES) and its
+    principal (farthest effective) child, itself for leaves."""
+    kind, _, _, principal = _constants(skeleton, lever)
+    return kind, principal
+
+
 def check_solver_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations, *, per_frame: bool = False) -> None:
     """Shapes and finiteness shared by every rotation solver; raises InputError. With
     `per_frame`, the reference is one pose per frame: (T, J, 3) and (T, J, 3, 3)."""

@@ -7,14 +7,21 @@
 - MPJPE: mean joint position error in cm, root-relative, after scaling the rest skeleton
   to fit a 1 m cube;
 - angular velocity error: mean norm (deg/frame) of the difference between predicted and
-  true per-frame angular velocity (axis-angle of R_t^T R_t+1) of moving joints.
+  true per-frame angular velocity (axis-angle of R_t^T R_t+1) of moving joints;
+- per joint class (`class_errors`), by what the children's heads determine (`ik.joint_kinds`),
+  on the bones' world frames (where each bone points and how it is turned in the scene, so
+  a parent's twist error is not counted again at its children): multi-child joints (whole
+  frame), single-child bones split into swing (the angle between the predicted and true
+  directions to the child) and twist (what is left about that direction), leaves (whole frame).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .rotations import geodesic_angle, matrix_to_axis_angle, swing_twist
+from . import ik
+from .kinematics import forward_kinematics
+from .rotations import geodesic_angle, matrix_to_axis_angle, rotation_between, swing_twist
 from .skeleton import Skeleton
 
 STILL_DEG = 1e-3  # a joint whose true rotation never leaves this angle of its first frame is "still"
@@ -35,8 +42,39 @@ def twist_error(pred: np.ndarray, true: np.ndarray, skeleton: Skeleton) -> float
     mask = moving_joints(true) & (skeleton.num_children <= 1)
     if not mask.any():
         return float("nan")
-    diff = swing_twist(pred[:, mask])[1] - swing_twist(true[:, mask])[1]
-    return float(np.degrees(np.abs(np.angle(np.exp(1j * diff)))).mean())
+    return float(_twist_diff_deg(pred[:, mask], true[:, mask]).mean())
+
+
+JOINT_CLASSES = ("multi-child", "single-child swing", "single-child twist", "leaf")
+
+
+def _twist_diff_deg(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    diff = swing_twist(pred)[1] - swing_twist(true)[1]
+    return np.degrees(np.abs(np.angle(np.exp(1j * diff))))
+
+
+def class_errors(pred: np.ndarray, true: np.ndarray, skeleton: Skeleton) -> dict[str, float]:
+    """Mean error (deg) per joint class over moving joints; NaN where a class is empty."""
+    kind, principal = ik.joint_kinds(skeleton)
+    G_pred, G_true = forward_kinematics(skeleton, pred)[0], forward_kinematics(skeleton, true)[0]
+    h, B = skeleton.rest_heads, skeleton.rest_frames
+    to_child = (B.swapaxes(-1, -2) @ (h[principal] - h)[..., None])[..., 0]  # bone-local
+    d_pred, d_true = ((G @ to_child[..., None])[..., 0] for G in (G_pred, G_true))
+    swing = np.degrees(np.arccos(np.clip((_unit(d_pred) * _unit(d_true)).sum(-1), -1, 1)))
+    twist = np.degrees(geodesic_angle(rotation_between(d_pred, d_true) @ G_pred, G_true))
+    whole = np.degrees(geodesic_angle(G_pred, G_true))
+    moving = moving_joints(true)
+    out = {}
+    for name, kind_value, error in zip(
+        JOINT_CLASSES, (ik.PROCRUSTES, ik.SWING, ik.SWING, ik.LEAF), (whole, swing, twist, whole), strict=True
+    ):
+        mask = moving & (kind == kind_value)
+        out[name] = float(error[:, mask].mean()) if mask.any() else float("nan")
+    return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
 def mpjpe_cm(pred_positions: np.ndarray, true_positions: np.ndarray, skeleton: Skeleton) -> float:

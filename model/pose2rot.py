@@ -1,18 +1,29 @@
 """Pose-to-Rotation (P2R): joint positions + rest pose + one reference pair -> local rotations.
 
-Positions fix every bone's direction; what they leave open is the twist about the bone
-axis, the rotation of leaves, and whatever noise hides. So the network starts from what
-the geometry gives exactly and learns the rest (DESIGN.md section 3):
+Positions fix much of a pose exactly; the network never relearns that part
+(DESIGN.md section 3, issue "never loses to geometry"):
 
-1. the analytic IK (`model.ik`) turns the positions into a first guess of every bone's
-   world frame, using the reference's twist and leaf rotations;
+1. the analytic IK (`model.ik`) turns the positions into every bone's world frame. Where
+   children span two directions that frame is what the geometry gives; single-child
+   bones get their swing from the geometry and their twist from the reference; leaves
+   (and joints whose children sit at their own head, looked through as the IK does) get
+   the reference's local rotation;
 2. encoders read the rest pose (GL-GMHA blocks), the reference pair (FiLM-modulated by
-   the rest encoding) and the per-frame positions (expressed in the first guess's bone
-   frames, so they do not depend on the rig's axis conventions or the body's heading),
-   with a short temporal window per joint;
-3. a decoder of GL-GMHA blocks with cross-attention to the reference tokens predicts a
-   correction of each bone's world frame (6D, starting at identity), from which the local
-   rotations follow exactly: R_j = (B_p^T B_j)^T G_p^T G_j.
+   the rest encoding) and the per-frame positions (expressed in the IK's bone frames, so
+   they do not depend on the rig's axis conventions or the body's heading), with a
+   short temporal window per joint;
+3. a decoder of GL-GMHA blocks with cross-attention to the reference tokens predicts only
+   what positions leave open, per joint kind:
+   - single-child bones: a twist about the observed bone axis (the child stays put);
+   - leaves: a full rotation (no child to move);
+   - every non-leaf: a correction of its frame, for noisy input, scaled by a gate
+     `tanh(GAIN * relu(misfit - EXACT_MISFIT) * softplus(g))`. The misfit is how far the
+     IK's own forward kinematics lands from the input heads (zero for positions that a
+     rig can take, growing with noise) and g the network's estimate of how much to
+     trust them; on exact input the gate is exactly closed.
+   The local rotations follow from the world frames: R_j = (B_p^T B_j)^T G_p^T G_j. With
+   exact positions, FK of the result is the input heads and every multi-child joint keeps
+   the IK's frame, whatever the weights.
 
 Inputs and outputs of the module are padded batches (`Inputs`, `collate`); the numpy API
 with chunking over time lives in `model.network`.
@@ -29,11 +40,15 @@ from torch import nn
 from . import ik
 from .attention import ATTENTION_KINDS, Graph, GraphAttention
 from .kinematics import forward_kinematics
-from .rotations import matrix_to_rot6d, rot6d_to_matrix
+from .rotations import axis_angle_to_matrix, matrix_to_rot6d, rot6d_to_matrix
 from .skeleton import Skeleton
 
 REST_FEATURES, REF_FEATURES, POSE_FEATURES = 24, 15, 24
 UP = torch.tensor([0.0, 0.0, 1.0])
+# A misfit (mean distance of the IK's heads from the input, in units of the skeleton's
+# size) below this is float rounding of exact input: the noise gate stays shut.
+EXACT_MISFIT = 1e-4
+GAIN = 100.0  # 1 cm of misfit on a 1 m rig opens the gate by about tanh(softplus(g))
 
 
 class Config:
@@ -90,6 +105,9 @@ class Inputs:
     ref: torch.Tensor  # ([B,] J, REF_FEATURES)
     pose: torch.Tensor  # ([B,] T, J, POSE_FEATURES)
     first_guess: torch.Tensor  # ([B,] T, J, 3, 3) world frames from the IK
+    kind: torch.Tensor  # ([B,] J) long: ik.LEAF, ik.SWING or ik.PROCRUSTES
+    axis: torch.Tensor  # ([B,] T, J, 3) unit world direction to the principal child (SWING joints)
+    misfit: torch.Tensor  # ([B,] T) mean distance of the IK's heads from the input / scale
     link: torch.Tensor  # ([B,] J, 3, 3) B_p^T B_j (roots: B_j)
     parent: torch.Tensor  # ([B,] J) long, parent index (roots: themselves)
     is_root: torch.Tensor  # ([B,] J) bool
@@ -189,40 +207,39 @@ def encode_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations, c
     B = torch.tensor(skeleton.rest_frames, dtype=torch.float32)
     is_root = torch.as_tensor(skeleton.parents < 0)
     link = torch.where(is_root[:, None, None], B, B[par].transpose(-1, -2) @ B)
-    return Inputs(rest, ref, pose, G_ik, link, torch.as_tensor(par), is_root)
+    kind, principal = ik.joint_kinds(skeleton)
+    to_child = positions[:, principal] - positions
+    axis = to_child / to_child.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    misfit = (heads_ik / s - x).norm(dim=-1).mean(-1)
+    return Inputs(rest, ref, pose, G_ik, torch.as_tensor(kind), axis, misfit, link, torch.as_tensor(par), is_root)
 
 
 def collate(items: list[Inputs]) -> Inputs:
-    """Pad clips of one length T and different J into a batch (padding: identity frames)."""
+    """Pad clips of one length T and different J into a batch (padding joints: identity
+    frames, their own parents, roots of kind PROCRUSTES, which nothing but noise moves)."""
     J = max(it.rest.shape[0] for it in items)
+    joint_dim = {"pose": 1, "first_guess": 1, "axis": 1, "misfit": None}
+    fillers = {
+        "first_guess": lambda shape, n0: torch.eye(3).expand(shape).clone(),
+        "link": lambda shape, n0: torch.eye(3).expand(shape).clone(),
+        "parent": lambda shape, n0: torch.arange(n0, J),
+        "kind": lambda shape, n0: torch.full(shape, ik.PROCRUSTES),
+        "is_root": lambda shape, n0: torch.ones(shape, dtype=torch.bool),
+    }
 
-    def pad(name: str, value=0.0, joint_dim: int = 0):
-        out = []
+    def pad(name: str) -> torch.Tensor:
+        dim, out = joint_dim.get(name, 0), []
         for it in items:
             a = getattr(it, name)
-            n = J - a.shape[joint_dim]
-            if n:
-                filler_shape = list(a.shape)
-                filler_shape[joint_dim] = n
-                if name in ("first_guess", "link"):
-                    filler = torch.eye(3, dtype=a.dtype).expand(filler_shape).clone()
-                elif name == "parent":
-                    filler = torch.arange(a.shape[joint_dim], J)
-                else:
-                    filler = torch.full(filler_shape, value, dtype=a.dtype)
-                a = torch.cat([a, filler], joint_dim)
+            if dim is not None and a.shape[dim] < J:
+                shape = list(a.shape)
+                shape[dim] = J - a.shape[dim]
+                make = fillers.get(name, lambda shape, n0: torch.zeros(shape))
+                a = torch.cat([a, make(shape, a.shape[dim]).to(a.dtype)], dim)
             out.append(a)
         return torch.stack(out)
 
-    return Inputs(
-        rest=pad("rest"),
-        ref=pad("ref"),
-        pose=pad("pose", joint_dim=1),
-        first_guess=pad("first_guess", joint_dim=1),
-        link=pad("link"),
-        parent=pad("parent"),
-        is_root=pad("is_root", value=True),
-    )
+    return Inputs(**{f.name: pad(f.name) for f in fields(Inputs)})
 
 
 # ---- network ------------------------------------------------------------------------
@@ -286,6 +303,7 @@ class Block(nn.Module):
 
 
 IDENTITY_6D = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+HEAD_TWIST, HEAD_LEAF, HEAD_FIX, HEAD_GATE = slice(0, 2), slice(2, 8), slice(8, 11), slice(11, 12)
 
 
 class PoseToRotation(nn.Module):
@@ -302,8 +320,9 @@ class PoseToRotation(nn.Module):
         self.decoder = nn.ModuleList(
             Block(c, local=i % 2 == 0, film=True, temporal=True, cross=True) for i in range(c.decoder_layers)
         )
-        self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 6))
-        nn.init.zeros_(self.head[1].weight)  # start from the first guess
+        # twist (cos, sin offsets), leaf rotation (6D offset), noise correction (axis-angle), gate
+        self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 12))
+        nn.init.zeros_(self.head[1].weight)  # start from the IK
         nn.init.zeros_(self.head[1].bias)
 
     def forward(self, inputs: Inputs, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
@@ -319,9 +338,28 @@ class PoseToRotation(nn.Module):
             x = block(x, graph, rest)
         for block in self.decoder:
             x = block(x, graph, rest, ref)
-        correction = rot6d_to_matrix(self.head(x) + IDENTITY_6D.to(x))
-        G = inputs.first_guess @ correction
+        G = compose(inputs, self.head(x))
         return local_rotations(inputs, G), G
+
+
+def noise_gate(misfit: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
+    """(B, T) misfit, (B, T, J) raw trust -> (B, T, J) gate in [0, 1), exactly 0 where the
+    misfit is float rounding of exact input."""
+    opened = torch.relu(misfit - EXACT_MISFIT)[..., None]
+    return torch.tanh(GAIN * opened * nn.functional.softplus(trust))
+
+
+def compose(inputs: Inputs, out: torch.Tensor) -> torch.Tensor:
+    """The IK's world frames with what the head predicts (B, T, J, 12) applied where the
+    positions leave it open: world frames (B, T, J, 3, 3)."""
+    kind = inputs.kind[:, None, :, None, None]
+    a, b = out[..., HEAD_TWIST].unbind(-1)
+    twist = torch.atan2(b, 1 + a) * (inputs.kind[:, None] == ik.SWING)
+    G = axis_angle_to_matrix(inputs.axis * twist[..., None]) @ inputs.first_guess
+    leaf = rot6d_to_matrix(out[..., HEAD_LEAF] + IDENTITY_6D.to(out))
+    gate = noise_gate(inputs.misfit, out[..., HEAD_GATE][..., 0])
+    fix = axis_angle_to_matrix(out[..., HEAD_FIX] * gate[..., None])
+    return G @ torch.where(kind == ik.LEAF, leaf, fix)
 
 
 def local_rotations(inputs: Inputs, G: torch.Tensor) -> torch.Tensor:

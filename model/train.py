@@ -42,7 +42,7 @@ from torch import nn
 
 from . import metrics
 from .attention import Graph
-from .data import procedural, render
+from .data import augment, evalsets, procedural, render
 from .data.evalsets import HELD_OUT_SEED
 from .network import STAGES, load_checkpoint, save_checkpoint
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
@@ -51,6 +51,7 @@ from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
 VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate
 ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT = 0.2, 1.0, 1.0, 0.5
+STILL_WEIGHT = 0.1  # joints that never move in a clip still count a little: holding them is right
 
 
 def geodesic(R1: torch.Tensor, R2: torch.Tensor) -> torch.Tensor:
@@ -61,9 +62,17 @@ def geodesic(R1: torch.Tensor, R2: torch.Tensor) -> torch.Tensor:
     return torch.atan2((skew.square().sum(-1) + 1e-10).sqrt(), trace - 1)
 
 
+def moving_weight(true: torch.Tensor) -> torch.Tensor:
+    """(B, T, J, 3, 3) true rotations -> (B, J) loss weight: 1 where the joint moves in the
+    clip, STILL_WEIGHT where it never leaves its first frame's rotation."""
+    drift = geodesic(true[:, :1], true).amax(1)
+    return torch.where(drift > math.radians(metrics.STILL_DEG), 1.0, STILL_WEIGHT)
+
+
 def rotation_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor, is_root: torch.Tensor) -> torch.Tensor:
-    """Mean geodesic angle + rotation-velocity difference, roots weighted extra; (B, T, J, 3, 3)."""
-    weight = (valid.float() * (1 + ROOT_WEIGHT * is_root.float()))[:, None]  # (B, 1, J)
+    """Mean geodesic angle + rotation-velocity difference, roots weighted extra, joints that
+    never move weighted less; (B, T, J, 3, 3)."""
+    weight = (valid.float() * (1 + ROOT_WEIGHT * is_root.float()) * moving_weight(true))[:, None]  # (B, 1, J)
     angle = (geodesic(pred, true) * weight).sum() / (weight.sum() * pred.shape[1])
     step_pred = pred[:, :-1].transpose(-1, -2) @ pred[:, 1:]
     step_true = true[:, :-1].transpose(-1, -2) @ true[:, 1:]
@@ -83,23 +92,61 @@ def clip_and_reference(seed: int, frames: int, bones: int):
 
 
 def make_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, bones: int):
-    """One training clip: (skeleton, inputs, true local rotations (T, J, 3, 3))."""
+    """One procedural training clip: (skeleton, inputs, true local rotations (T, J, 3, 3))."""
     rng, motion, start, ref = clip_and_reference(seed, frames, bones)
+    return encode_example(motion, np.arange(start, start + frames), ref, rng, random_noise(rng, max_noise_cm), config)
+
+
+def random_noise(rng: np.random.Generator, max_noise_cm: float) -> float:
+    """Exact positions in 30% of clips, else Gaussian noise of up to `max_noise_cm`."""
+    return 0.0 if rng.random() < 0.3 else rng.uniform(0, max_noise_cm)
+
+
+def encode_example(motion, window: np.ndarray, ref: int, rng, noise_cm: float, config: P2RConfig):
+    """The frames `window` of a clip as P2R sees them, with frame `ref` as the reference
+    pair and Gaussian noise of `noise_cm` (cm at 1 m scale) on the positions."""
     skeleton = motion.skeleton
     positions = motion.positions()
-    noise_cm = 0.0 if rng.random() < 0.3 else rng.uniform(0, max_noise_cm)
-    window = positions[start : start + frames] + rng.normal(0, noise_cm / 100 * skeleton.scale, (frames, skeleton.num_joints, 3))
-    inputs = encode_inputs(skeleton, window, positions[ref], motion.local_rotations[ref], config)
-    return skeleton, inputs, torch.as_tensor(motion.local_rotations[start : start + frames], dtype=torch.float32)
+    seen = positions[window] + rng.normal(0, noise_cm / 100 * skeleton.scale, (len(window), skeleton.num_joints, 3))
+    inputs = encode_inputs(skeleton, seen, positions[ref], motion.local_rotations[ref], config)
+    return skeleton, inputs, torch.as_tensor(motion.local_rotations[window], dtype=torch.float32)
+
+
+@functools.lru_cache(maxsize=1)
+def real_clips():
+    """The training split of the real clips (`evalsets.training_clips`), loaded once per process."""
+    return evalsets.training_clips()
+
+
+def make_real_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig):
+    """A window of a real clip at 24-60 fps (played back and forth where the clip is
+    short), a reference frame from elsewhere, on a randomised rig (`augment.randomise_rig`)."""
+    rng = np.random.default_rng(seed)
+    clips = real_clips()
+    chance = np.sqrt([m.num_frames for _, m in clips])
+    motion = clips[rng.choice(len(clips), p=chance / chance.sum())][1]
+    T = motion.num_frames
+    stride = max(1, round(motion.fps / rng.uniform(24, 60)))
+    t = rng.integers(0, T) + stride * np.arange(frames)
+    window = np.abs((t + T - 1) % (2 * T - 2) - (T - 1)) if T > 1 else np.zeros(frames, int)  # ping-pong
+    outside = np.setdiff1d(np.arange(T), window)
+    ref = int(rng.choice(outside if outside.size else np.arange(T)))
+    keep = np.r_[window, ref]
+    clip = augment.randomise_rig(motion.frames(keep), rng)
+    return encode_example(clip, np.arange(frames), frames, rng, random_noise(rng, max_noise_cm), config)
 
 
 def random_bones(rng: np.random.Generator, max_bones: int) -> int:
     return int(round(np.exp(rng.uniform(np.log(procedural.MIN_BONES), np.log(max_bones)))))
 
 
-def make_batch(seeds, frames: int, max_noise_cm: float, config: P2RConfig, bones: int, device):
-    """Clips of skeletons with `bones` bones each (one size per batch: no padding)."""
-    examples = [make_example(int(s), frames, max_noise_cm, config, bones) for s in seeds]
+def make_batch(seeds, frames: int, max_noise_cm: float, config: P2RConfig, bones: int, device, real: bool = False):
+    """Procedural clips of skeletons with `bones` bones each (one size per batch), or with
+    `real`, windows of real clips on randomised rigs."""
+    if real:
+        examples = [make_real_example(int(s), frames, max_noise_cm, config) for s in seeds]
+    else:
+        examples = [make_example(int(s), frames, max_noise_cm, config, bones) for s in seeds]
     skeletons = [e[0] for e in examples]
     J = max(s.num_joints for s in skeletons)
     true = torch.eye(3).repeat(len(seeds), frames, J, 1, 1)
@@ -124,24 +171,48 @@ def where_loss(where: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     return (distance * inside).sum() / (inside.sum() * where.shape[0] + 1e-6)
 
 
-def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int):
-    rng = np.random.default_rng(VALIDATION_SEED)
-    return [make_example(VALIDATION_SEED + i, frames, 2.0, config, random_bones(rng, max_bones)) for i in range(count)]
+VALIDATION_NOISE_CM = (0.0, 2.0)
+VALIDATION_REAL_FRAMES = 96
+
+
+def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int) -> dict[str, list]:
+    """Fixed clips, each exact and with 2 cm noise: `creatures` (procedural validation
+    seeds) and `real` (the evaluation split of the CMU and DeepMimic clips at about 30 fps,
+    frame 0 the reference; never trained on, and never used to choose a checkpoint)."""
+    groups = {}
+    for noise in VALIDATION_NOISE_CM:
+        rng = np.random.default_rng(VALIDATION_SEED)
+        creatures = []
+        for i in range(count):
+            _, motion, start, ref = clip_and_reference(VALIDATION_SEED + i, frames, random_bones(rng, max_bones))
+            creatures.append(encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config))
+        real = []
+        for name in ("cmu", "deepmimic"):
+            for _, motion in evalsets.load_set(name):
+                stride = max(1, round(motion.fps / 30))
+                window = np.arange(1, motion.num_frames, stride)[:VALIDATION_REAL_FRAMES]
+                real.append(encode_example(motion, window, 0, rng, noise, config))
+        groups[f"creatures_{noise:g}cm"], groups[f"real_{noise:g}cm"] = creatures, real
+    return groups
 
 
 @torch.no_grad()
-def validate(model: PoseToRotation, examples, device) -> dict:
-    """Mean rotation error (deg) over the validation clips, network and IK first guess."""
+def validate(model: PoseToRotation, groups: dict[str, list], device) -> dict:
+    """Mean rotation error (deg) over each group's clips: the network and the IK."""
     model.eval()
-    net, first = [], []
-    for skeleton, inputs, true in examples:
-        batch = collate([inputs]).to(device)
-        local = model(batch, Graph.of([skeleton], device))[0][0]
-        true = true.double().numpy()
-        net.append(metrics.rotation_error(local.cpu().double().numpy(), true))
-        first.append(metrics.rotation_error(local_rotations(batch, batch.first_guess)[0].cpu().double().numpy(), true))
+    result = {}
+    for group, examples in groups.items():
+        net, first = [], []
+        for skeleton, inputs, true in examples:
+            batch = collate([inputs]).to(device)
+            local = model(batch, Graph.of([skeleton], device))[0][0]
+            true = true.double().numpy()
+            net.append(metrics.rotation_error(local.cpu().double().numpy(), true))
+            first.append(metrics.rotation_error(local_rotations(batch, batch.first_guess)[0].cpu().double().numpy(), true))
+        result[f"{group}_network_deg"] = float(np.nanmean(net))
+        result[f"{group}_ik_deg"] = float(np.nanmean(first))
     model.train()
-    return {"network_deg": float(np.nanmean(net)), "ik_deg": float(np.nanmean(first))}
+    return result
 
 
 # ---- video stages -------------------------------------------------------------------
@@ -289,8 +360,10 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
     rng = np.random.default_rng([args.seed, step])
     bones = random_bones(rng, args.max_bones)
     if p2r_config is not None:
-        seeds = rng.integers(0, VALIDATION_SEED, max(1, round(args.tokens / (args.frames * bones))))
-        _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu")
+        real = rng.random() < args.real
+        joints = 24 if real else bones  # about the real clips' mean
+        seeds = rng.integers(0, VALIDATION_SEED, max(1, round(args.tokens / (args.frames * joints))))
+        _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu", real=real)
         return {"batch": (inputs, graph, true)}
     seeds = rng.integers(0, VALIDATION_SEED, args.clips)
     feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
@@ -340,7 +413,7 @@ def train(args) -> dict:
         "git_commit": git_commit(),
         "steps": args.steps,
         "validation": f"procedural seeds {VALIDATION_SEED}..{VALIDATION_SEED + args.val_clips - 1}"
-        + (", rendered" if video else ", noise up to 2 cm"),
+        + (", rendered" if video else " and the evaluation split of the CMU and DeepMimic clips, exact and 2 cm noise"),
     }
     sizes = ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,} parameters" for name, m in parts.items())
     print(f"{args.stage}: {sizes}", file=sys.stderr, flush=True)
@@ -410,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=500, help="joint stage: steps until P2R sees only predictions")
     parser.add_argument("--init", nargs="+", default=[], help="start from the parts in these checkpoints")
     parser.add_argument("--max-bones", type=int, default=120, help="largest procedural skeleton in training")
+    parser.add_argument("--real", type=float, default=0.5, help="p2r: share of steps on real clips (else procedural)")
     parser.add_argument("--max-noise", type=float, default=3.0, help="position noise up to this (cm at 1 m scale)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--width", type=int, default=P2RConfig.width)

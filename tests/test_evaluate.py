@@ -22,11 +22,15 @@ def test_cli_prints_tables_for_each_set_and_noise(capsys, tmp_path):
 
 def test_evaluate_clip_exact_positions_reproduce_positions():
     motion = random_motion(random_skeleton(11, 40), 50, seed=11)
-    rotation, twist, mpjpe, velocity = evaluate.evaluate_clip(solve_rotations, motion)
+    rotation, twist, mpjpe, velocity, multi, swing, twist_class, leaf = evaluate.evaluate_clip(solve_rotations, motion)
     assert mpjpe < 1e-9 and rotation > 0 and twist >= 0 and velocity >= 0
+    assert multi < 1e-4 and swing < 1e-4 and twist_class > 0 and leaf > 0  # what the IK can and cannot know
     # A solver that knows the truth scores zero everywhere.
     oracle = lambda sk, P, rp, rr: motion.local_rotations[1:]
     assert np.allclose(evaluate.evaluate_clip(oracle, motion), 0.0, atol=1e-6)
+    # Holding the reference scores the reference's distance from each frame.
+    held = evaluate.evaluate_clip(evaluate.hold_reference, motion)
+    assert held[0] > rotation and held[2] > 1.0
 
 
 def test_bad_arguments():

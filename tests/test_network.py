@@ -42,6 +42,59 @@ def test_a_fresh_network_starts_from_the_ik():
     assert np.degrees(metrics.geodesic_angle(net.pose_to_rotation(sk, ref_p, ref_r, P), ik_R)).max() < 0.05
 
 
+def wild(seed: int = 0) -> network.Network:
+    """A network whose whole output head (weights and bias) is large and random: whatever it
+    predicts must not move what the positions determine."""
+    torch.manual_seed(seed)
+    module = PoseToRotation(SMALL)
+    for p in module.head.parameters():
+        torch.nn.init.normal_(p, std=1.0)
+    return network.Network({"pose2rot": module})
+
+
+@pytest.mark.parametrize("seed, bones", [(21, 12), (22, 60), (23, 150)])
+def test_exact_positions_are_reproduced_whatever_the_weights(seed, bones):
+    from model.kinematics import forward_kinematics
+
+    motion, (sk, ref_p, ref_r, P) = clip(seed, bones, 20)
+    R = wild(seed).pose_to_rotation(sk, ref_p, ref_r, P)
+    root = sk.roots[0]
+    G, heads = forward_kinematics(sk, R, P[:, root] - sk.rest_heads[root])
+    assert np.abs(heads - P).max() < 1e-4 * sk.scale
+    # Joints whose children span two directions keep the geometry's frame: the IK's.
+    kind, principal = ik.joint_kinds(sk)
+    G_ik = forward_kinematics(sk, ik.solve_rotations(sk, P, ref_p, ref_r))[0]
+    multi = kind == ik.PROCRUSTES
+    assert multi.any() and np.degrees(metrics.geodesic_angle(G[:, multi], G_ik[:, multi])).max() < 0.01
+    # The network did change something: twists and leaves.
+    assert np.degrees(metrics.geodesic_angle(G[:, ~multi], G_ik[:, ~multi])).max() > 5
+
+
+def test_noise_gate_is_shut_on_exact_input_and_opens_with_noise():
+    from model.pose2rot import encode_inputs, noise_gate
+
+    motion, (sk, ref_p, ref_r, P) = clip(24, 40, 16)
+    trust = torch.full((1, 15, sk.num_joints), 5.0)  # a network that distrusts its input a lot
+    exact = encode_inputs(sk, P, ref_p, ref_r, SMALL)
+    assert torch.count_nonzero(noise_gate(exact.misfit[None], trust)) == 0
+    noisy = encode_inputs(sk, P + np.random.default_rng(0).normal(0, 0.01 * sk.scale, P.shape), ref_p, ref_r, SMALL)
+    assert (noise_gate(noisy.misfit[None], trust) > 0.5).all()
+    # The gated correction does move directions on noisy input, so the gate is what holds them.
+    net = wild(1)
+    noisy_P = P + np.random.default_rng(1).normal(0, 0.01 * sk.scale, P.shape)
+    R = net.pose_to_rotation(sk, ref_p, ref_r, noisy_P)
+    G = forward_kinematics_frames(sk, R)
+    G_ik = forward_kinematics_frames(sk, ik.solve_rotations(sk, noisy_P, ref_p, ref_r))
+    multi = ik.joint_kinds(sk)[0] == ik.PROCRUSTES
+    assert np.degrees(metrics.geodesic_angle(G[:, multi], G_ik[:, multi])).max() > 1
+
+
+def forward_kinematics_frames(sk, R):
+    from model.kinematics import forward_kinematics
+
+    return forward_kinematics(sk, R)[0]
+
+
 def test_chunked_inference_equals_one_pass():
     motion, (sk, ref_p, ref_r, P) = clip(3, 30, 50)
     net = untrained()

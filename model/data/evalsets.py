@@ -1,7 +1,10 @@
-"""The named evaluation sets: real third-party motion and rigs, plus held-out procedural data.
+"""The named evaluation sets: real third-party motion and rigs, plus held-out procedural data,
+and the split of the real clips between evaluation and training.
 
-- `cmu`: CMU mocap BVH clips from Debian's `assimp-testmodels`;
-- `deepmimic`: DeepMimic humanoid clips from PyPI `pybullet`;
+- `cmu`: CMU mocap BVH clips from Debian's `assimp-testmodels` (`CMU_CLIPS`; training
+  uses only `CMU_TRAIN_CLIPS`);
+- `deepmimic`: DeepMimic humanoid clips from PyPI `pybullet` (`DEEPMIMIC_CLIPS`; training
+  uses the other ten);
 - `rigify`: Blender's eight Rigify metarigs (real rolls) with seeded procedural motion;
 - `procedural`: procedural creatures and motion from seeds that training never uses;
 - rendered video sets (`load_video_set`): Cycles renders of such rigs, made by
@@ -27,7 +30,9 @@ from . import bvh, deepmimic, procedural, rigify
 from .motion import Y_UP_TO_Z_UP, Motion
 
 CMU_DIR = Path("/usr/share/assimp/models/BVH")
-CMU_CLIPS = ("01_01", "01_03", "Boxing_Toes")
+CMU_CLIPS = ("01_01", "Boxing_Toes")  # evaluation
+CMU_TRAIN_CLIPS = ("01_03",)
+DEEPMIMIC_CLIPS = ("cartwheel", "dance_b", "jump", "punch", "walk")  # evaluation; the others train
 RIGIFY_FRAMES, PROCEDURAL_FRAMES, PROCEDURAL_CLIPS = 240, 240, 16
 # Procedural seeds at or above this are held out: training draws below it.
 HELD_OUT_SEED = 1_000_000
@@ -41,18 +46,25 @@ def as_rig(motion: Motion, leaf_offsets: dict | None = None) -> Motion:
     return motion.with_frames(frames).rotated(Y_UP_TO_Z_UP)
 
 
-def _cmu() -> Iterator[tuple[str, Motion]]:
-    missing = [c for c in CMU_CLIPS if not (CMU_DIR / f"{c}.bvh").exists()]
+def _cmu(names=CMU_CLIPS) -> Iterator[tuple[str, Motion]]:
+    missing = [c for c in names if not (CMU_DIR / f"{c}.bvh").exists()]
     if missing:
         raise FileNotFoundError(f"CMU clips {missing} not found in {CMU_DIR}: apt-get install assimp-testmodels")
-    for name in CMU_CLIPS:
+    for name in names:
         clip = bvh.load_bvh(CMU_DIR / f"{name}.bvh")
         yield name, as_rig(clip, clip.end_sites)
 
 
-def _deepmimic() -> Iterator[tuple[str, Motion]]:
+def _deepmimic(evaluation: bool = True) -> Iterator[tuple[str, Motion]]:
     for path in deepmimic.clip_paths():
-        yield path.stem.removeprefix("humanoid3d_"), as_rig(deepmimic.load_deepmimic(path))
+        name = path.stem.removeprefix("humanoid3d_")
+        if (name in DEEPMIMIC_CLIPS) == evaluation:
+            yield name, as_rig(deepmimic.load_deepmimic(path))
+
+
+def training_clips() -> list[tuple[str, Motion]]:
+    """The real clips that training may use: never one of an evaluation set."""
+    return [*_cmu(CMU_TRAIN_CLIPS), *_deepmimic(evaluation=False)]
 
 
 def _rigify() -> Iterator[tuple[str, Motion]]:
