@@ -6,13 +6,17 @@
 
 Usable from `blender --background file.blend --python script.py` and from the `bpy`
 module. Raises `CaptureError` (a ValueError) for bad input, with what to do; the scene is
-unchanged unless it returns.
+unchanged unless it returns. A video that ends before its header says is captured on
+the frames that decode, with a `UserWarning` saying how many.
 """
 
 from __future__ import annotations
 
+import warnings
+
 from . import capture as _capture
-from .job import CaptureError, solve
+from .job import solve
+from .model.pipeline import CaptureError, CaptureOptions
 
 __all__ = ["capture", "CaptureError"]
 
@@ -28,27 +32,33 @@ def capture(
     device: str = "AUTO",
     stride: int = 1,
     video_start: int = 0,
+    mapping: str = "TIME",
     smoothing: float = 0.0,
 ):
     """Capture `video_path` onto `armature_object`: returns the new `bpy.types.Action`,
-    already assigned to it, one key per scene frame from `frame_start` (default: the
-    scene's start) to `frame_end` (default: as far as the video goes) per bone.
+    already assigned to it, with a key per bone every `stride` scene frames from
+    `frame_start` (default: the scene's start) to `frame_end` (default: as far as the video
+    goes). The keywords are `model.pipeline.CaptureOptions`, whose help they share:
 
     `reference_frame` (default: the current frame) must be keyed with the rig posed as the
     subject is at that frame. `view` is where the camera stood: FRONT, BACK, LEFT or RIGHT
-    of the rig. `device` is AUTO (CUDA when torch sees one), CPU or CUDA. `stride` takes
-    every n-th video frame from `video_start`; `smoothing` is a Gaussian sigma in frames.
+    of the rig. `device` is AUTO (CUDA when torch sees one), CPU or CUDA. `mapping` TIME
+    takes for each key the video frame nearest its scene time (from `video_start`), FRAME
+    takes video frame n for scene frame n. `smoothing` is a Gaussian sigma in frames.
     """
-    request, first = _capture.prepare(
-        armature_object,
-        video_path,
+    options = CaptureOptions(
         reference_frame=reference_frame,
         frame_start=frame_start,
         frame_end=frame_end,
         video_start=video_start,
         stride=stride,
+        mapping=mapping,
         view=view,
         device=device,
         smoothing=smoothing,
     )
-    return _capture.write(armature_object, request, solve(request), first)
+    request = _capture.prepare(armature_object, video_path, options)
+    result = solve(request)
+    for text in result.warnings:
+        warnings.warn(text, UserWarning, stacklevel=2)
+    return _capture.write(armature_object, request, result)

@@ -13,7 +13,7 @@ import numpy as np
 from mathutils import Matrix
 
 from . import keys
-from .job import CaptureError
+from .model.pipeline import CaptureError
 from .model.skeleton import Skeleton, SkeletonError, default_tails, parent_first_order
 
 

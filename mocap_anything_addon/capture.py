@@ -7,74 +7,57 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
+import bpy
 
 from . import keys
 from .armature import check_armature, reference_pose, rotation_modes, scene_of, skeleton_from_armature
-from .job import VIEWS, CaptureError, Request, video_frames
-from .model.network import resolve_device
-from .model.video import VideoError
+from .job import Request
+from .model.network import MAX_JOINTS, resolve_device
+from .model.pipeline import CaptureError, CaptureOptions, CaptureResult, check_rig, plan_frames
+from .model.video import VideoError, video_info
 
-DEVICES = ("AUTO", "CPU", "CUDA")
+
+def video_path(path: str) -> str:
+    """A path as the user gave it (`//` relative to the .blend, `~`) made absolute."""
+    if not path or not path.strip():
+        raise CaptureError("no video was chosen: pick a video file")
+    return os.path.abspath(bpy.path.abspath(os.path.expanduser(path)))
 
 
-def prepare(
-    obj,
-    video_path: str,
-    *,
-    reference_frame: int | None = None,
-    frame_start: int | None = None,
-    frame_end: int | None = None,
-    video_start: int = 0,
-    stride: int = 1,
-    view: str = "FRONT",
-    device: str = "AUTO",
-    smoothing: float = 0.0,
-) -> tuple[Request, int]:
-    """Check the input and read the rig: (the worker's request, the scene frame of its first
-    captured frame). Video frame `video_start + k * stride` lands on scene frame
-    `frame_start + k`; `frame_start` defaults to the scene's start, `frame_end` to as far
-    as the video goes. Raises `CaptureError` with what to do."""
+def scene_fps(scene) -> float:
+    return scene.render.fps / scene.render.fps_base
+
+
+def prepare(obj, video: str, options: CaptureOptions) -> Request:
+    """Check the input and read the rig: the worker's request. Everything a capture can
+    refuse is refused here, before any frame is decoded. Raises `CaptureError`."""
     check_armature(obj)
-    if view not in VIEWS:
-        raise CaptureError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
-    if device.upper() not in DEVICES:
-        raise CaptureError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     try:
-        resolve_device(device)
+        resolve_device(options.device)
     except RuntimeError as error:  # CUDA asked for, none seen
         raise CaptureError(str(error)) from None
-    if stride < 1 or video_start < 0 or smoothing < 0:
-        raise CaptureError("stride must be >= 1, the video start >= 0 and smoothing >= 0")
-    path = os.path.abspath(os.path.expanduser(video_path or ""))
+    path = video_path(video)
     try:
-        available = max(0, video_frames(path) - video_start + stride - 1) // stride
+        info = video_info(path)
     except VideoError as error:
         raise CaptureError(str(error)) from None
     scene = scene_of(obj)
-    start = scene.frame_start if frame_start is None else frame_start
-    count = available if frame_end is None else frame_end - start + 1
-    if count < 1:
-        raise CaptureError(f"the frame range {start}-{frame_end} is empty")
-    if count > available:
-        raise CaptureError(
-            f"{Path(path).name} has {available} frames from video frame {video_start} at stride {stride}, "
-            f"but scene frames {start}-{start + count - 1} need {count}: shorten the range or leave the end unset"
-        )
+    plan = plan_frames(options, info, scene_start=scene.frame_start, scene_fps=scene_fps(scene))
     skeleton = skeleton_from_armature(obj)
-    frame = scene.frame_current if reference_frame is None else reference_frame
+    if skeleton.num_joints > MAX_JOINTS:
+        raise CaptureError(f"{obj.name!r} has {skeleton.num_joints} bones; at most {MAX_JOINTS} are supported")
+    frame = scene.frame_current if options.reference_frame is None else options.reference_frame
     ref_positions, ref_rotations = reference_pose(obj, skeleton, frame)
-    request = Request(skeleton, ref_positions, ref_rotations, path, video_start, count, stride, view, device.upper(), smoothing)
-    return request, start
+    check_rig(skeleton, ref_positions, ref_rotations, MAX_JOINTS)
+    return Request(skeleton, ref_positions, ref_rotations, path, plan, options)
 
 
-def write(obj, request: Request, rotations: np.ndarray, frame_start: int):
-    """Key `rotations` into a new action named after the video, assigned to `obj` (the
+def write(obj, request: Request, result: CaptureResult):
+    """Key the result into a new action named after the video, assigned to `obj` (the
     action it had keeps a fake user and is not touched). Returns the action."""
-    frames = frame_start + np.arange(len(rotations))
     names = request.skeleton.names
     action, slot = keys.new_action(
-        obj, f"{Path(request.video).stem} capture", frames, rotations, names, rotation_modes(obj, names)
+        obj, f"{Path(request.video).stem} capture", result.scene_frames, result.rotations, names, rotation_modes(obj, names)
     )
     action.use_fake_user = True  # a later capture onto the same rig must not orphan this one
     keys.assign(obj, action, slot)

@@ -18,7 +18,8 @@ from pathlib import Path
 import bpy
 
 from . import capture, export
-from .job import VIEWS, CaptureError, solve
+from .job import solve
+from .model.pipeline import CaptureError, add_option_flags, options_from_flags
 from .model.video import VideoError
 
 COMMAND = "mocap_anything"
@@ -31,14 +32,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--blend", help="the .blend to open (default: the file Blender has open)")
     c.add_argument("--armature", nargs="+", required=True, help="armature object name(s)")
     c.add_argument("--video", nargs="+", required=True, help="video file(s)")
-    c.add_argument("--reference-frame", type=int, help="keyed frame matching the video (default: the current frame)")
-    c.add_argument("--frame-start", type=int, help="scene frame of the first captured frame (default: the scene's start)")
-    c.add_argument("--frame-end", type=int, help="last scene frame (default: as far as the video goes)")
-    c.add_argument("--video-start", type=int, default=0, help="first video frame to use (from 0)")
-    c.add_argument("--stride", type=int, default=1, help="use every n-th video frame")
-    c.add_argument("--view", default="FRONT", choices=list(VIEWS), help="where the camera stood, relative to the rig")
-    c.add_argument("--device", default="AUTO", choices=list(capture.DEVICES))
-    c.add_argument("--smoothing", type=float, default=0.0, help="Gaussian sigma in frames (default 0: none)")
+    add_option_flags(c)  # the capture options, as `CaptureOptions` defines them
     c.add_argument("--out", required=True, help="the .blend to write")
     c.add_argument("--bvh", help="BVH of the captured action (a folder when capturing several)")
     c.add_argument("--preview", help="PNG: video frames beside the posed rig (a folder when capturing several)")
@@ -76,36 +70,24 @@ def run(args) -> None:
         obj = bpy.data.objects.get(name)
         if obj is None:
             raise CaptureError(f"no object named {name!r} in the file")
-        request, first = capture.prepare(
-            obj,
-            video,
-            reference_frame=args.reference_frame,
-            frame_start=args.frame_start,
-            frame_end=args.frame_end,
-            video_start=args.video_start,
-            stride=args.stride,
-            view=args.view,
-            device=args.device,
-            smoothing=args.smoothing,
-        )
-        jobs.append((obj, request, first))
+        options = options_from_flags(args)
+        jobs.append((obj, capture.prepare(obj, video, options)))
     several = len(jobs) > 1
-    for obj, request, first in jobs:
+    for obj, request in jobs:
         started = time.perf_counter()
-        action = capture.write(obj, request, solve(request), first)
+        result = solve(request)
+        for text in result.warnings:
+            print(f"{COMMAND}: warning: {text}", file=sys.stderr)
+        action = capture.write(obj, request, result)
         outputs = []
         if path := _output(args.bvh, action, ".bvh", several):
             outputs.append(export.export_bvh(obj, action, path))
         if path := _output(args.twist_report, action, ".csv", several):
             outputs.append(export.write_twist_report(export.twist_report(obj, action, truth), path))
         if path := _output(args.preview, action, ".png", several):
-            outputs.append(
-                export.write_preview(
-                    obj, action, request.video, path, video_start=request.video_start, stride=request.stride, truth=truth
-                )
-            )
+            outputs.append(export.write_preview(obj, action, request.video, path, result.video_frames, truth=truth))
         print(
-            f"{Path(request.video).name} -> {obj.name}: {request.frames} frames x {request.skeleton.num_joints} bones "
+            f"{Path(request.video).name} -> {obj.name}: {len(result.rotations)} frames x {request.skeleton.num_joints} bones "
             f"in {time.perf_counter() - started:.1f} s, action {action.name!r}" + "".join(f", {p}" for p in outputs)
         )
     out = Path(args.out).resolve()

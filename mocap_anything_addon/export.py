@@ -22,7 +22,7 @@ from .model.data.bvh import save_bvh
 from .model.data.motion import Motion
 from .model.kinematics import forward_kinematics
 from .model.rotations import swing_twist
-from .model.video import read_video
+from .model.video import iter_frames
 
 
 def action_frames(action) -> np.ndarray:
@@ -88,12 +88,13 @@ def write_twist_report(report: dict, path: str | Path) -> Path:
     return path
 
 
-def write_preview(obj, action, video: str, path: str | Path, *, video_start=0, stride=1, truth=None, count=4) -> Path:
+def write_preview(obj, action, video: str, path: str | Path, video_frames, *, truth=None, count=4) -> Path:
     """A PNG of `count` frames, each a row: the video frame | the rig as Blender poses it with
-    the action (blue; the ground-truth action in grey beneath, if given)."""
+    the action (blue; the ground-truth action in grey beneath, if given). `video_frames`:
+    the video frame (from 0) of each of the action's keyed frames."""
     frames = action_frames(action)
     picks = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
-    video_frames = [read_video(video, video_start + k * stride, video_start + k * stride + 1)[0] for k in picks]
+    images = [frame for _, frame in iter_frames(video, np.asarray(video_frames)[picks])]
     data = obj.animation_data
     if not data or data.action != action:
         raise ValueError(f"{action.name!r} is not the action of {obj.name!r}")
@@ -102,7 +103,7 @@ def write_preview(obj, action, video: str, path: str | Path, *, video_start=0, s
     true_heads = None
     if truth is not None:
         true_heads = forward_kinematics(skeleton, action_rotations(obj, truth, frames[picks])[1])[1]
-    image = preview(np.array(video_frames), skeleton, heads, true_heads)
+    image = preview(np.array(images), skeleton, heads, true_heads)
     path = Path(bpy.path.abspath(str(path)))
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), image[..., ::-1])

@@ -1,39 +1,24 @@
 """The capture itself, on plain arrays: what runs in the worker thread. Never imports bpy.
 
-`Request` holds everything copied out of Blender on the main thread; `solve` turns it into
-local rotations; `Job` runs `solve` in a thread, reports progress through a queue and can
-be cancelled between chunks of frames.
+`Request` holds everything copied out of Blender on the main thread; `solve` runs the one
+capture pipeline (`model.pipeline.capture_video`) on it; `Job` runs `solve` in a thread,
+reports its progress through a queue and can be cancelled at any decoded frame.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .model.network import Network, load_pretrained, resolve_device
-from .model.rotations import axis_rotation, smooth_rotations
+from .model.pipeline import Cancelled, CaptureOptions, CaptureResult, Plan, Progress, capture_video
 from .model.skeleton import Skeleton
-from .model.video import read_video, video_info
 
-# Where the camera stood, as Blender's numpad views name them -> the yaw (about Z) taking
-# the view frame (camera on -Y looking toward +Y) to the skeleton's world orientation.
-VIEWS = {"FRONT": 0.0, "RIGHT": 90.0, "BACK": 180.0, "LEFT": -90.0}
-V2P_SHARE = 0.85  # share of the work (time) that is video -> pose, for the progress bar
 _networks: dict[str, Network] = {}
 _networks_lock = threading.Lock()
-
-
-class CaptureError(ValueError):
-    """Input a capture cannot use as it is (rig, reference frame, video, range); the message
-    says why and what to do."""
-
-
-class Cancelled(Exception):
-    """The user stopped the capture."""
 
 
 @dataclass
@@ -41,18 +26,9 @@ class Request:
     skeleton: Skeleton
     ref_positions: np.ndarray  # (J, 3) heads at the reference frame, world orientation
     ref_rotations: np.ndarray  # (J, 3, 3) local rotations at the reference frame
-    video: str
-    video_start: int  # first video frame (from 0)
-    frames: int  # how many frames to capture
-    stride: int = 1  # every n-th video frame
-    view: str = "FRONT"
-    device: str = "AUTO"
-    smoothing: float = 0.0  # Gaussian sigma in frames, 0 = none
-
-
-def video_frames(path: str) -> int:
-    """Frames in a video file, checked readable (`VideoError` otherwise)."""
-    return video_info(path).frames
+    video: str  # absolute path
+    plan: Plan  # scene frames and the video frame each takes
+    options: CaptureOptions
 
 
 def network(device: str) -> Network:
@@ -64,30 +40,14 @@ def network(device: str) -> Network:
         return _networks[key]
 
 
-def solve(request: Request, progress=lambda fraction, text: None) -> np.ndarray:
-    """The request's local rotations (T, J, 3, 3). `progress(fraction, text)` is called as
-    work is done; an exception raised by it (`Cancelled`) stops the work there."""
-    progress(0.0, "reading the video")
-    stop = request.video_start + request.frames * request.stride
-    frames = read_video(request.video, request.video_start, stop, request.stride)
-    if len(frames) < request.frames:
-        raise ValueError(f"{request.video} gave {len(frames)} frames where {request.frames} were asked for")
-    T = len(frames)
-    net = network(request.device)
-    progress(0.0, f"video -> pose, 0/{T} frames")
-    sk, ref_pos, ref_rot = request.skeleton, request.ref_positions, request.ref_rotations
-    view = net.video_to_pose(
-        frames, sk, ref_pos, ref_rot, progress=lambda n: progress(V2P_SHARE * n / T, f"video -> pose, {n}/{T} frames")
+def solve(request: Request, progress=None, cancelled=None) -> CaptureResult:
+    """The request's capture (`model.pipeline.capture_video`, with its `progress` and
+    `cancelled` callbacks)."""
+    r = request
+    net = network(r.options.device)
+    return capture_video(
+        net, r.video, r.skeleton, r.ref_positions, r.ref_rotations, r.plan, r.options, progress=progress, cancelled=cancelled
     )
-    positions = view @ axis_rotation(2, np.radians([VIEWS[request.view]]))[0].T
-    rotations = net.pose_to_rotation(
-        sk,
-        ref_pos,
-        ref_rot,
-        positions,
-        progress=lambda n: progress(V2P_SHARE + (1 - V2P_SHARE) * n / T, f"pose -> rotation, {n}/{T} frames"),
-    )
-    return smooth_rotations(rotations, request.smoothing)
 
 
 class Job:
@@ -96,8 +56,8 @@ class Job:
 
     def __init__(self, request: Request):
         self.request = request
-        self.fraction, self.text, self.started = 0.0, "starting", time.perf_counter()
-        self.result: np.ndarray | None = None
+        self.fraction, self.text = 0.0, "starting"
+        self.result: CaptureResult | None = None
         self.error: BaseException | None = None
         self._cancel = threading.Event()
         self._queue: queue.Queue = queue.Queue()
@@ -118,24 +78,19 @@ class Job:
     def done(self) -> bool:
         return not self._thread.is_alive() and self._queue.empty()
 
-    def _progress(self, fraction: float, text: str) -> None:
-        if self._cancel.is_set():
-            raise Cancelled("capture cancelled")
-        self._queue.put((fraction, text))
+    def _progress(self, progress: Progress) -> None:
+        self._queue.put((progress.fraction, str(progress)))
 
     def _run(self) -> None:
         try:
-            self.result = solve(self.request, self._progress)
+            self.result = solve(self.request, self._progress, self._cancel.is_set)
         except BaseException as error:  # handed to the main thread, which reports it
-            self.error = error
+            self.error = error.with_traceback(None)  # keeps no frame of the capture alive
 
     def poll(self) -> tuple[float, str]:
-        """Drain the progress queue; returns (fraction done, text with an ETA)."""
+        """Drain the progress queue; returns (fraction done, text with the time left)."""
         while not self._queue.empty():
             self.fraction, self.text = self._queue.get_nowait()
-        elapsed = time.perf_counter() - self.started
-        if 0.02 < self.fraction < 1:
-            return self.fraction, f"{self.text}, ETA {elapsed * (1 - self.fraction) / self.fraction:.0f} s"
         return self.fraction, self.text
 
     def wait(self) -> None:

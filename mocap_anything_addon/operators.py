@@ -7,8 +7,8 @@ import bpy
 from bpy_extras.io_utils import ExportHelper
 
 from . import capture, export
-from .job import CaptureError, Job, solve
-from .model.video import VideoError
+from .job import Job, solve
+from .model.pipeline import CaptureError
 
 _analysis: dict[tuple[str, str], dict] = {}  # (armature, action) -> twist report, this session only
 
@@ -22,19 +22,10 @@ def status(context):
 
 
 def prepare(context):
+    from .panel import options_from
+
     s = settings(context)
-    return capture.prepare(
-        context.active_object,
-        s.video,
-        reference_frame=None if s.use_current_frame else s.reference_frame,
-        frame_start=s.frame_start if s.use_frame_start else None,
-        frame_end=s.frame_end if s.use_frame_end else None,
-        video_start=s.video_start,
-        stride=s.stride,
-        view=s.view,
-        device=s.device,
-        smoothing=s.smoothing,
-    )
+    return capture.prepare(context.active_object, s.video, options_from(s))
 
 
 class MOCAP_OT_capture(bpy.types.Operator):
@@ -50,17 +41,20 @@ class MOCAP_OT_capture(bpy.types.Operator):
 
     def execute(self, context):  # scripts and redo: synchronous
         try:
-            request, first = prepare(context)
-            action = capture.write(context.active_object, request, solve(request), first)
-        except (CaptureError, VideoError, RuntimeError) as error:
+            request = prepare(context)
+            result = solve(request)
+            action = capture.write(context.active_object, request, result)
+        except (CaptureError, RuntimeError) as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
+        for text in result.warnings:
+            self.report({"WARNING"}, text)
         self.report({"INFO"}, f"captured into {action.name!r}")
         return {"FINISHED"}
 
     def invoke(self, context, event):
         try:
-            request, self.first = prepare(context)
+            request = prepare(context)
         except CaptureError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -94,8 +88,11 @@ class MOCAP_OT_capture(bpy.types.Operator):
         if obj is None:
             self.report({"ERROR"}, f"armature {self.armature!r} was removed during the capture")
             return {"CANCELLED"}
-        action = capture.write(obj, self.job.request, self.job.result, self.first)
-        self.report({"INFO"}, f"captured {len(self.job.result)} frames into {action.name!r}")
+        result = self.job.result
+        action = capture.write(obj, self.job.request, result)
+        for text in result.warnings:
+            self.report({"WARNING"}, text)
+        self.report({"INFO"}, f"captured {len(result.rotations)} frames into {action.name!r}")
         return {"FINISHED"}  # the UNDO flag makes the keys one undo step
 
 

@@ -3,46 +3,69 @@ status (window manager: neither saved nor undone) and how they are drawn."""
 
 from __future__ import annotations
 
+import os
+
 import bpy
 import numpy as np
 
-from .job import VIEWS
+from .model.pipeline import VIEWS, CaptureOptions, option_fields
+from .model.video import VideoError, video_info
 from .operators import analysis
 
+CHOICE_TEXT = {  # per choice of an enum option: (label, description)
+    "AUTO": ("Auto", "CUDA when torch sees a GPU, else the CPU"),
+    "CPU": ("CPU", "Always the CPU"),
+    "CUDA": ("CUDA", "An NVIDIA GPU (needs a CUDA build of torch, see the preferences)"),
+    "TIME": ("By Time", "Each key takes the video frame nearest its scene time"),
+    "FRAME": ("Frame by Frame", "Video frame n onto scene frame n, whatever the rates"),
+    **{v: (v.title(), f"The video was shot from the {v.lower()} of the rig") for v in VIEWS},
+}
+OPTIONAL_DEFAULT = {"reference_frame": 1, "frame_start": 1, "frame_end": 250}  # shown while unset
 
-class MocapSettings(bpy.types.PropertyGroup):
-    video: bpy.props.StringProperty(name="Video", description="The video file to capture", subtype="FILE_PATH")
-    use_frame_start: bpy.props.BoolProperty(name="Start", description="Set the first scene frame (else the scene's start)")
-    frame_start: bpy.props.IntProperty(name="Start", default=1, description="Scene frame of the video's first captured frame")
-    use_frame_end: bpy.props.BoolProperty(name="End", description="Set the last scene frame (else as far as the video goes)")
-    frame_end: bpy.props.IntProperty(name="End", default=250, description="Last scene frame to capture")
-    video_start: bpy.props.IntProperty(name="Video Offset", min=0, description="First video frame to use (from 0)")
-    stride: bpy.props.IntProperty(name="Stride", default=1, min=1, description="Use every n-th video frame")
-    use_current_frame: bpy.props.BoolProperty(
-        name="Current Frame as Reference", default=True, description="The reference is the current frame, which must be keyed"
-    )
-    reference_frame: bpy.props.IntProperty(
-        name="Reference", default=1, description="A keyed frame where the rig is posed as the subject is in the video"
-    )
-    view: bpy.props.EnumProperty(
-        name="Camera",
-        description="Where the camera stood, relative to the rig's front",
-        items=[(v, v.title(), f"The video was shot from the {v.lower()} of the rig") for v in VIEWS],
-    )
-    device: bpy.props.EnumProperty(
-        name="Device",
-        items=[
-            ("AUTO", "Auto", "CUDA when torch sees a GPU, else the CPU"),
-            ("CPU", "CPU", "Always the CPU"),
-            ("CUDA", "CUDA", "An NVIDIA GPU (needs a CUDA build of torch, see the preferences)"),
-        ],
-    )
-    smoothing: bpy.props.FloatProperty(
-        name="Smoothing", min=0.0, max=10.0, default=0.0, description="Temporal smoothing, Gaussian sigma in frames (0: none)"
-    )
-    truth_action: bpy.props.PointerProperty(
-        name="Ground Truth", type=bpy.types.Action, description="An action with the true motion, to measure twist error"
-    )
+
+def option_properties() -> dict:
+    """The panel's properties, one per capture option (`CaptureOptions`: label, help,
+    default, bounds, choices); an option whose default is "unset" gets a `use_` toggle."""
+    props = {}
+    for f in option_fields():
+        m = f.metadata
+        common = {"name": m["label"], "description": m["help"]}
+        if m["kind"] is int:
+            default = OPTIONAL_DEFAULT[f.name] if m["optional"] else f.default
+            props[f.name] = bpy.props.IntProperty(**common, default=default, min=m["min"], max=m["max"])
+        elif m["kind"] is float:
+            props[f.name] = bpy.props.FloatProperty(**common, default=f.default, min=m["min"], max=m["max"])
+        else:
+            items = [(c, *CHOICE_TEXT[c]) for c in m["choices"]]
+            props[f.name] = bpy.props.EnumProperty(**common, items=items, default=f.default)
+        if m["optional"]:
+            props[f"use_{f.name}"] = bpy.props.BoolProperty(name=m["label"], description=f"Set: {m['help']}")
+    return props
+
+
+def options_from(settings) -> CaptureOptions:
+    """The panel's settings as capture options."""
+    values = {}
+    for f in option_fields():
+        unset = f.metadata["optional"] and not getattr(settings, f"use_{f.name}")
+        values[f.name] = None if unset else getattr(settings, f.name)
+    return CaptureOptions(**values)
+
+
+MocapSettings = type(
+    "MocapSettings",
+    (bpy.types.PropertyGroup,),
+    {
+        "__doc__": "The MoCap tab's settings, saved with the scene",
+        "__annotations__": {
+            "video": bpy.props.StringProperty(name="Video", description="The video file to capture", subtype="FILE_PATH"),
+            **option_properties(),
+            "truth_action": bpy.props.PointerProperty(
+                name="Ground Truth", type=bpy.types.Action, description="An action with the true motion, to measure twist error"
+            ),
+        },
+    },
+)
 
 
 class MocapStatus(bpy.types.PropertyGroup):
@@ -50,6 +73,25 @@ class MocapStatus(bpy.types.PropertyGroup):
     cancel: bpy.props.BoolProperty()
     fraction: bpy.props.FloatProperty()
     text: bpy.props.StringProperty()
+
+
+_rates: dict[tuple, str] = {}
+
+
+def video_rates(path: str, scene) -> str:
+    """ "video 60 fps, scene 24 fps" for the chosen file (read once per path and size)."""
+    try:
+        full = bpy.path.abspath(path)
+        key = (full, os.path.getsize(full), scene.render.fps, scene.render.fps_base)
+    except (OSError, ValueError):
+        return ""
+    if key not in _rates:
+        try:
+            info = video_info(full)
+            _rates[key] = f"video {info.fps:g} fps, {info.frames} frames; scene {scene.render.fps / scene.render.fps_base:g} fps"
+        except VideoError:
+            _rates[key] = "not a video this build can read"
+    return _rates[key]
 
 
 class _Tab:
@@ -64,17 +106,22 @@ class MOCAP_PT_capture(_Tab, bpy.types.Panel):
         obj = context.active_object
         layout.label(text=obj.name if obj and obj.type == "ARMATURE" else "Select an armature", icon="ARMATURE_DATA")
         layout.prop(s, "video")
+        rates = video_rates(s.video, context.scene)
+        if rates:
+            layout.label(text=rates, icon="TIME")
         col = layout.column(align=True)
-        for use, value in (("use_frame_start", "frame_start"), ("use_frame_end", "frame_end")):
+        for name in ("frame_start", "frame_end"):
             row = col.row(align=True)
-            row.prop(s, use, text="")
-            row.active = getattr(s, use)
-            row.prop(s, value)
+            row.prop(s, f"use_{name}", text="")
+            row.active = getattr(s, f"use_{name}")
+            row.prop(s, name)
         col.prop(s, "video_start")
         col.prop(s, "stride")
-        layout.prop(s, "use_current_frame")
-        if not s.use_current_frame:
-            layout.prop(s, "reference_frame")
+        layout.prop(s, "mapping")
+        row = layout.row(align=True)
+        row.prop(s, "use_reference_frame", text="")
+        row.active = s.use_reference_frame
+        row.prop(s, "reference_frame", text="Reference" if s.use_reference_frame else "Reference: current frame")
         layout.prop(s, "view")
         layout.prop(s, "device")
         layout.prop(s, "smoothing")

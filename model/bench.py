@@ -27,7 +27,6 @@ from .data.procedural import random_motion, random_skeleton
 from .ik import solve_rotations
 from .kinematics import forward_kinematics
 from .network import POSE2ROT_WEIGHTS, load_pretrained
-from .video import read_video
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -85,23 +84,23 @@ def video_file(path: str, joints: int, frames: int, size=(640, 360)) -> tuple:
 def bench_video(joints: list[int], frames: int, runs: int) -> None:
     import tempfile
 
+    from .pipeline import CaptureOptions, capture_video, plan_frames
+    from .video import video_info
+
     net = load_pretrained()
-    print(f"{frames}-frame 640x360 mp4 clip: decode + V2P + P2R (`capture`), median of {runs} runs\n")
-    print("| joints | decode (s) | V2P (s) | P2R (s) | total (s) | frames/s |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    options = CaptureOptions(device="CPU")
+    print(f"{frames}-frame 640x360 mp4 clip through the capture pipeline (decode, V2P, P2R), median of {runs} runs\n")
+    print("| joints | capture (s) | frames/s |")
+    print("|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for J in joints:
             path = f"{tmp}/clip{J}.mp4"
             sk, ref_p, ref_r = video_file(path, J, frames)
-            decoded = read_video(path)
-            positions = net.video_to_pose(decoded, sk, ref_p, ref_r)
-            parts = [
-                median_seconds(functools.partial(read_video, path), runs),
-                median_seconds(functools.partial(net.video_to_pose, decoded, sk, ref_p, ref_r), runs),
-                median_seconds(functools.partial(net.pose_to_rotation, sk, ref_p, ref_r, positions), runs),
-            ]
-            total = sum(parts)
-            print(f"| {J} | " + " | ".join(f"{t:.2f}" for t in parts) + f" | {total:.2f} | {frames / total:.0f} |", flush=True)
+            info = video_info(path)
+            plan = plan_frames(options, info, scene_start=0, scene_fps=info.fps)
+            run = functools.partial(capture_video, net, path, sk, ref_p, ref_r, plan, options)
+            total = median_seconds(run, runs)
+            print(f"| {J} | {total:.2f} | {frames / total:.0f} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,10 @@ and one keyed reference frame (`ref_positions`, `ref_rotations`), as
 `scripts/render_evalset.py` writes them; if it also holds ground-truth `rotations` for
 the video, the errors are printed. Writes `<video>.bvh` (the captured rotations, root
 fixed: the network predicts root-relative motion), `<video>.npz` (local rotations
-(T, J, 3, 3) in the rig's conventions and view-frame positions (T, J, 3)) and
-`<video>.preview.png` (frames beside the captured skeleton seen from the front).
+(T, J, 3, 3) in the rig's conventions, positions (T, J, 3) in the skeleton's space and the
+video frame of each) and `<video>.preview.png` (frames beside the captured skeleton seen
+from the front). Frames count from 0 and run at the video's own rate; the capture options
+are the add-on's (`model.pipeline.CaptureOptions`), through the one pipeline.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from .data.bvh import save_bvh
 from .data.motion import Motion
 from .kinematics import forward_kinematics
 from .network import CAPTURE_WEIGHTS, load_pretrained
+from .pipeline import add_option_flags, capture_video, options_from_flags, plan_frames
 from .skeleton import Skeleton
-from .video import read_video, video_info
+from .video import iter_frames, video_info
 
 PREVIEW_FRAMES, PREVIEW_SIZE = 4, 192
 
@@ -84,38 +87,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("video", help="a video file (mp4, avi, mov, mkv: whatever OpenCV reads)")
     parser.add_argument("--rig", required=True, help="npz with the skeleton and a reference pair")
     parser.add_argument("--out", default="out/capture", help="output folder (default: out/capture)")
-    parser.add_argument("--start", type=int, default=0, help="first frame (from 0)")
-    parser.add_argument("--stop", type=int, default=None, help="frame to stop before (default: the end)")
-    parser.add_argument("--stride", type=int, default=1, help="use every n-th frame")
     parser.add_argument("--weights", default=str(CAPTURE_WEIGHTS), help="end-to-end checkpoint (default: the shipped one)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    add_option_flags(parser, skip=("reference_frame",))  # the rig file holds the reference
     args = parser.parse_args(argv)
     try:
+        options = options_from_flags(args)
         skeleton, ref_positions, ref_rotations, truth = load_rig(args.rig)
         start = time.perf_counter()
-        frames = read_video(args.video, args.start, args.stop, args.stride)
-        net = load_pretrained(args.device, args.weights)
-        positions = net.video_to_pose(frames, skeleton, ref_positions, ref_rotations)
-        rotations = net.pose_to_rotation(skeleton, ref_positions, ref_rotations, positions)
+        info = video_info(args.video)
+        plan = plan_frames(options, info, scene_start=0, scene_fps=info.fps)
+        net = load_pretrained(options.device.lower(), args.weights)
+        result = capture_video(net, args.video, skeleton, ref_positions, ref_rotations, plan, options)
         elapsed = time.perf_counter() - start
     except (OSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    for text in result.warnings:
+        print(f"warning: {text}", file=sys.stderr)
+    rotations, picked = result.rotations, result.video_frames
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(args.video).stem
-    fps = video_info(args.video).fps / args.stride
+    fps = info.fps / options.stride
     save_bvh(out / f"{stem}.bvh", Motion(skeleton, rotations, np.zeros((len(rotations), 3)), fps))
-    np.savez_compressed(out / f"{stem}.npz", rotations=rotations, positions=positions)
+    np.savez_compressed(out / f"{stem}.npz", rotations=rotations, positions=result.positions, video_frames=picked)
     if truth is not None:
-        truth = truth[args.start : args.stop : args.stride]
-        if len(truth) != len(rotations):
-            truth = None
-    picks = np.linspace(0, len(frames) - 1, min(PREVIEW_FRAMES, len(frames))).round().astype(int)
+        truth = truth[picked] if picked.max() < len(truth) else None
+    picks = np.linspace(0, len(rotations) - 1, min(PREVIEW_FRAMES, len(rotations))).round().astype(int)
+    images = np.array([frame for _, frame in iter_frames(args.video, picked[picks])])
     heads = forward_kinematics(skeleton, rotations[picks])[1]
     true_heads = forward_kinematics(skeleton, truth[picks])[1] if truth is not None else None
-    cv2.imwrite(str(out / f"{stem}.preview.png"), preview(frames[picks], skeleton, heads, true_heads)[..., ::-1])
-    print(f"{len(frames)} frames, {skeleton.num_joints} joints in {elapsed:.1f} s -> {out}/{stem}.bvh, .npz, .preview.png")
+    cv2.imwrite(str(out / f"{stem}.preview.png"), preview(images, skeleton, heads, true_heads)[..., ::-1])
+    print(f"{len(rotations)} frames, {skeleton.num_joints} joints in {elapsed:.1f} s -> {out}/{stem}.bvh, .npz, .preview.png")
     if truth is not None:
         print(
             f"against the ground truth: rotation error {metrics.rotation_error(rotations, truth):.2f} deg, "

@@ -1,13 +1,14 @@
 """Evaluate video pipelines on a rendered evaluation set and print markdown tables.
 
     python -m model.evaluate_video --set out/evalset               # the shipped pipelines
-    python -m model.evaluate_video --set out/evalset --pipeline my_v2p.safetensors ik
+    python -m model.evaluate_video --set out/evalset --pipeline my_v2p.safetensors my_p2r.safetensors
 
-A pipeline is a V2P checkpoint (frames -> positions) followed by a rotation solver: the
-analytic IK (`ik`) or a checkpoint with a P2R part. Every clip is decoded from its file
-(`model.video.read_video`), and scored on all its frames against the ground truth in
-the view frame (MPJPE of the V2P positions; rotation, twist and angular-velocity errors
-of the rotations, as `model.metrics` defines them).
+A pipeline is a V2P checkpoint (frames -> positions) followed by a P2R checkpoint, run
+as every capture runs (`model.pipeline.capture_video`, frame by frame from the file); the
+analytic IK on the same V2P positions is scored beside each (`... + IK`), and so is the
+do-nothing predictor (the reference pose held). Clips are scored on all their frames
+against the ground truth in the view frame (MPJPE of the V2P positions; rotation, twist
+and angular-velocity errors of the rotations, as `model.metrics` defines them).
 """
 
 from __future__ import annotations
@@ -21,31 +22,31 @@ import numpy as np
 
 from . import ik, metrics
 from .data.evalsets import VideoClip, load_video_set
-from .evaluate import Row, mean_values, row_table
+from .evaluate import Row, hold_reference, mean_values, row_table
+from .kinematics import forward_kinematics
 from .network import CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
-from .video import read_video
+from .pipeline import CaptureOptions, CaptureResult, capture_video, plan_frames
+from .video import video_info
 
 VIDEO2POSE_WEIGHTS = WEIGHTS_DIR / "video2pose.safetensors"  # V2P trained alone (stage v2p)
 COLUMNS = ("MPJPE of V2P (cm)", "rotation error (deg)", "twist error (deg)", "angular velocity error (deg/frame)")
-PIPELINES = {  # name: (V2P checkpoint, rotation solver)
+PIPELINES = {  # name: (V2P checkpoint, P2R checkpoint)
     "end-to-end": (CAPTURE_WEIGHTS, CAPTURE_WEIGHTS),
-    "V2P + IK": (CAPTURE_WEIGHTS, "ik"),
     "V2P + P2R trained separately": (VIDEO2POSE_WEIGHTS, POSE2ROT_WEIGHTS),
-    "separate V2P + IK": (VIDEO2POSE_WEIGHTS, "ik"),
 }
 
 
 class Pipeline:
-    def __init__(self, v2p: str | Path, rotations: str | Path):
-        self.v2p = Network.load(v2p)
-        self.p2r = None if str(rotations) == "ik" else Network.load(rotations)
+    def __init__(self, v2p: str | Path, p2r: str | Path):
+        parts = {"video2pose": Network.load(v2p).parts["video2pose"], "pose2rot": Network.load(p2r).parts["pose2rot"]}
+        self.net = Network(parts)
 
-    def __call__(self, clip: VideoClip, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        sk = clip.skeleton
-        positions = self.v2p.video_to_pose(frames, sk, clip.ref_positions, clip.ref_rotations)
-        if self.p2r is None:
-            return positions, ik.solve_rotations(sk, positions, clip.ref_positions, clip.ref_rotations)
-        return positions, self.p2r.pose_to_rotation(sk, clip.ref_positions, clip.ref_rotations, positions)
+    def __call__(self, clip: VideoClip) -> CaptureResult:
+        """The clip through the one capture pipeline, every frame, seen from the front."""
+        info = video_info(clip.video)
+        options = CaptureOptions(mapping="FRAME", device="CPU")
+        plan = plan_frames(options, info, scene_start=0, scene_fps=info.fps)
+        return capture_video(self.net, clip.video, clip.skeleton, clip.ref_positions, clip.ref_rotations, plan, options)
 
 
 def rig_of(clip_name: str) -> str:
@@ -53,8 +54,7 @@ def rig_of(clip_name: str) -> str:
     return clip_name.split("@")[0].split(".")[0]
 
 
-def evaluate_clip(pipeline: Pipeline, clip: VideoClip, frames: np.ndarray) -> tuple[float, ...]:
-    positions, rotations = pipeline(clip, frames)
+def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray) -> tuple[float, ...]:
     sk = clip.skeleton
     return (
         metrics.mpjpe_cm(positions, clip.heads, sk),
@@ -64,25 +64,40 @@ def evaluate_clip(pipeline: Pipeline, clip: VideoClip, frames: np.ndarray) -> tu
     )
 
 
+def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Scores of the pipeline and of the IK on its V2P positions."""
+    result = pipeline(clip)
+    if len(result.rotations) != len(clip.rotations):
+        raise ValueError(f"{clip.video} decoded {len(result.rotations)} of its {len(clip.rotations)} frames")
+    solved = ik.solve_rotations(clip.skeleton, result.positions, clip.ref_positions, clip.ref_rotations)
+    return scores(clip, result.positions, result.rotations), scores(clip, result.positions, solved)
+
+
+def hold_scores(clip: VideoClip) -> tuple[float, ...]:
+    """The do-nothing predictor: the reference pose for every frame."""
+    held = hold_reference(clip.skeleton, clip.heads, clip.ref_positions, clip.ref_rotations)
+    return scores(clip, forward_kinematics(clip.skeleton, held)[1], held)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.evaluate_video", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--set", required=True, help="folder of a rendered set (scripts/render_evalset.py)")
-    parser.add_argument(
-        "--pipeline", nargs=2, action="append", metavar=("V2P", "ROTATIONS"), help="instead of the shipped pipelines"
-    )
+    parser.add_argument("--pipeline", nargs=2, action="append", metavar=("V2P", "P2R"), help="instead of the shipped pipelines")
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     chosen = {f"{Path(v).stem} + {Path(r).stem}": (v, r) for v, r in args.pipeline} if args.pipeline else PIPELINES
     pipelines = {name: Pipeline(*paths) for name, paths in chosen.items()}
     clips = load_video_set(args.set)
-    videos = [read_video(c.video) for c in clips]
-    rows: dict[str, list[Row]] = {name: [] for name in pipelines}
+    row = lambda clip, values: Row(clip.name, clip.skeleton.num_joints, len(clip.rotations), values)  # noqa: E731
+    rows: dict[str, list[Row]] = {"hold the reference pose": [row(c, hold_scores(c)) for c in clips]}
     for name, pipeline in pipelines.items():
         start = time.perf_counter()
-        for clip, frames in zip(clips, videos, strict=True):
-            rows[name].append(Row(clip.name, clip.skeleton.num_joints, len(frames), evaluate_clip(pipeline, clip, frames)))
+        for clip in clips:
+            net, solved = evaluate_clip(pipeline, clip)
+            rows.setdefault(name, []).append(row(clip, net))
+            rows.setdefault(f"{name}: V2P + IK", []).append(row(clip, solved))
         print(f"  {name}: {len(clips)} clips in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
 
     head = ["| pipeline | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]

@@ -21,11 +21,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from . import streaming
 from .attention import Graph
 from .ik import InputError, check_solver_inputs, fit_positions
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs
 from .rotations import nearest_rotation
 from .skeleton import Skeleton
+from .streaming import Stage
 from .video import prepare_frames
 from .video2pose import V2PConfig, VideoToPose, query_features
 
@@ -34,8 +36,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CAPTURE_WEIGHTS = WEIGHTS_DIR / "capture.safetensors"  # end-to-end: V2P + P2R trained jointly
 POSE2ROT_WEIGHTS = WEIGHTS_DIR / "pose2rot.safetensors"  # P2R trained alone on exact and noisy positions
 MAX_JOINTS = 256
-CHUNK_FRAMES = 128  # frames per P2R pass: memory stays flat however long the clip
-VIDEO_CHUNK_FRAMES = 32  # frames per V2P pass (decoded frames are letterboxed chunk by chunk)
+CHUNK_FRAMES = 64  # frames per P2R pass: memory stays flat however long the clip
+VIDEO_CHUNK_FRAMES = 32  # frames per V2P pass
 PARTS = {"video2pose": (V2PConfig, VideoToPose), "pose2rot": (P2RConfig, PoseToRotation)}
 STAGES = {"p2r": ("pose2rot",), "v2p": ("video2pose",), "joint": ("video2pose", "pose2rot")}
 
@@ -78,76 +80,76 @@ class Network:
         check_solver_inputs(skeleton, *arrays)
         return arrays
 
-    @torch.no_grad()
+    # ---- stages: time-local functions on torch tensors, run by `model.streaming` ------
+    def pose_stage(self, skeleton: Skeleton, ref_positions, ref_rotations) -> tuple[Stage, int]:
+        """(fn, halo): heads (n, J, 3), absolute, skeleton space -> local rotations (n, J, 3, 3)."""
+        pose2rot = self._part("pose2rot")
+        graph = Graph.of([skeleton], self.device)
+
+        @torch.no_grad()
+        def fn(positions: torch.Tensor) -> torch.Tensor:
+            if len(positions) == 0:
+                return torch.zeros((0, skeleton.num_joints, 3, 3), dtype=torch.float64)
+            inputs = encode_inputs(skeleton, positions, ref_positions, ref_rotations, pose2rot.config)
+            local = pose2rot(collate([inputs]).to(self.device), graph)[0][0]
+            return nearest_rotation(local.double().cpu())  # float32 products drift off orthonormal by ~1e-3
+
+        return fn, pose2rot.config.halo
+
+    def video_stage(self, skeleton: Skeleton, ref_positions) -> tuple[Stage, int]:
+        """(fn, halo): prepared frames (n, 3, S, S) (`image_size`) -> view-frame heads
+        (n, J, 3) in the skeleton's units, root at the origin."""
+        video2pose = self._part("video2pose")
+        graph = Graph.of([skeleton], self.device)
+        queries = query_features(skeleton, np.asarray(ref_positions))[None].to(self.device)
+        root = torch.as_tensor(skeleton.roots[:1], device=self.device)
+
+        @torch.no_grad()
+        def fn(images: torch.Tensor) -> torch.Tensor:
+            if len(images) == 0:
+                return torch.zeros((0, skeleton.num_joints, 3), dtype=torch.float64)
+            return video2pose(images[None].to(self.device), queries, graph, root)[0].double().cpu() * skeleton.scale
+
+        return fn, video2pose.config.halo
+
+    @property
+    def image_size(self) -> int:
+        return self._part("video2pose").config.image_size
+
+    # ---- the numpy API ---------------------------------------------------------------
     def pose_to_rotation(
-        self,
-        skeleton: Skeleton,
-        ref_positions,
-        ref_rotations,
-        positions,
-        *,
-        fit: bool = False,
-        chunk_frames: int = CHUNK_FRAMES,
-        progress=None,
+        self, skeleton: Skeleton, ref_positions, ref_rotations, positions, *, fit: bool = False, chunk_frames: int = CHUNK_FRAMES
     ):
         """Joint heads (T, J, 3), absolute, in the skeleton's world orientation and units ->
         local rotations (T, J, 3, 3) in the rig's own conventions (numpy, float64).
 
         The reference pair is one keyed frame of the same rig: its heads (J, 3) and local
         rotations (J, 3, 3). Frames are processed `chunk_frames` at a time with enough
-        overlap that the result is the same as in one pass. `progress(frames_done)`, if
-        given, is called after each chunk; an exception it raises stops the work.
+        overlap that the result is the same as in one pass (`model.streaming`).
 
-        `fit=True` makes the result reproduce `positions` exactly (`ik.fit_positions`: swings
-        from the positions, the network's twists kept): for trusted positions, such as
-        marker mocap. Video capture leaves it off: V2P's positions are noisier than the
-        network's rotations (BENCHMARKS.md).
+        `fit=True` makes the result reproduce `positions` exactly (`ik.fit_positions`): for
+        trusted positions that no rig can take exactly, such as marker mocap. (On positions
+        a rig can take, the network reproduces them anyway.)
         """
-        pose2rot = self._part("pose2rot")
         positions, ref_positions, ref_rotations = self._check(skeleton, positions, ref_positions, ref_rotations)
-        T, halo = positions.shape[0], pose2rot.config.halo
-        if T == 0:
-            return np.zeros((0, skeleton.num_joints, 3, 3))
-        graph = Graph.of([skeleton], self.device)
-        out = []
-        for start in range(0, T, chunk_frames):
-            lo, hi = max(0, start - halo), min(T, start + chunk_frames + halo)
-            inputs = encode_inputs(skeleton, positions[lo:hi], ref_positions, ref_rotations, pose2rot.config)
-            local = pose2rot(collate([inputs]).to(self.device), graph)[0][0]
-            out.append(local[start - lo : start - lo + chunk_frames].double().cpu().numpy())
-            if progress:
-                progress(min(T, start + chunk_frames))
-        rotations = nearest_rotation(np.concatenate(out))  # float32 products drift off orthonormal by ~1e-3
+        fn, halo = self.pose_stage(skeleton, ref_positions, ref_rotations)
+        rotations = streaming.run(fn, halo, chunk_frames, positions).numpy()
         return fit_positions(skeleton, rotations, positions.numpy()) if fit else rotations
 
-    @torch.no_grad()
-    def video_to_pose(
-        self, frames, skeleton: Skeleton, ref_positions, ref_rotations, *, chunk_frames: int = VIDEO_CHUNK_FRAMES, progress=None
-    ):
+    def video_to_pose(self, frames, skeleton: Skeleton, ref_positions, ref_rotations, *, chunk_frames: int = VIDEO_CHUNK_FRAMES):
         """uint8 RGB frames (T, H, W, 3), any size -> joint heads (T, J, 3) in the view
         frame (DESIGN.md section 3), in the skeleton's units, root at the origin (numpy,
-        float64). The subject should be seen from the front of the view frame.
-        `progress` as in `pose_to_rotation`."""
-        video2pose = self._part("video2pose")
+        float64). The subject should be seen from the front of the view frame. For a video
+        file, `model.pipeline.capture_video` streams it instead."""
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise InputError(f"frames must be uint8 RGB of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
         ref_positions = self._check(skeleton, np.zeros((0, skeleton.num_joints, 3)), ref_positions, ref_rotations)[1]
-        T, halo, J = frames.shape[0], video2pose.config.halo, skeleton.num_joints
-        if T == 0:
-            return np.zeros((0, J, 3))
-        graph = Graph.of([skeleton], self.device)
-        queries = query_features(skeleton, ref_positions.numpy())[None].to(self.device)
-        root = torch.as_tensor(skeleton.roots[:1], device=self.device)
-        out = []
-        for start in range(0, T, chunk_frames):
-            lo, hi = max(0, start - halo), min(T, start + chunk_frames + halo)
-            images = prepare_frames(frames[lo:hi], video2pose.config.image_size)[None].to(self.device)
-            positions = video2pose(images, queries, graph, root)[0]
-            out.append(positions[start - lo : start - lo + chunk_frames].double().cpu().numpy())
-            if progress:
-                progress(min(T, start + chunk_frames))
-        return np.concatenate(out) * skeleton.scale
+        fn, halo = self.video_stage(skeleton, ref_positions.numpy())
+        stage = streaming.Sliding(fn, halo, chunk_frames)
+        chunks = (prepare_frames(frames[i : i + chunk_frames], self.image_size) for i in range(0, len(frames), chunk_frames))
+        out = list(streaming.chain([stage], chunks))
+        return torch.cat(out).numpy() if out else np.zeros((0, skeleton.num_joints, 3))
 
     def capture(self, frames, skeleton: Skeleton, ref_positions, ref_rotations) -> np.ndarray:
         """uint8 RGB frames (T, H, W, 3) -> local rotations (T, J, 3, 3) in the rig's own
@@ -175,7 +177,8 @@ def save_checkpoint(path: str | Path, parts: nn.ModuleDict, stage: str, training
     path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
-def load_checkpoint(path: str | Path) -> tuple[nn.ModuleDict, dict]:
+def load_checkpoint(path: str | Path, only: tuple[str, ...] | None = None) -> tuple[nn.ModuleDict, dict]:
+    """The checkpoint's parts (or the named ones among them, `only`) and its json."""
     path = Path(path)
     config_path = path.with_suffix(".json")
     if not path.is_file() or not config_path.is_file():
@@ -183,13 +186,13 @@ def load_checkpoint(path: str | Path) -> tuple[nn.ModuleDict, dict]:
     info = json.loads(config_path.read_text(encoding="utf-8"))
     if info.get("format_version") != FORMAT_VERSION or info.get("stage") not in STAGES:
         raise CheckpointError(f"{config_path} is not a version-{FORMAT_VERSION} checkpoint of a known stage")
+    names = [n for n in STAGES[info["stage"]] if only is None or n in only]
     try:
-        parts = nn.ModuleDict(
-            {name: PARTS[name][1](PARTS[name][0].from_dict(info["config"][name])) for name in STAGES[info["stage"]]}
-        )
+        parts = nn.ModuleDict({name: PARTS[name][1](PARTS[name][0].from_dict(info["config"][name])) for name in names})
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{config_path} holds an unusable configuration: {error}") from error
-    missing, unexpected = parts.load_state_dict(load_file(str(path)), strict=False)
+    tensors = {k: v for k, v in load_file(str(path)).items() if k.split(".", 1)[0] in names}
+    missing, unexpected = parts.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise CheckpointError(f"{path} does not match its configuration (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return parts, info

@@ -386,8 +386,11 @@ def build_parts(args) -> nn.ModuleDict:
         "video2pose": lambda: VideoToPose(V2PConfig(image_size=args.image_size, width=args.width)),
     }
     loaded = {}
-    for path in args.init:
-        loaded.update(load_checkpoint(path)[0].items())
+    for path in reversed(args.init):  # each part from the last checkpoint that has it
+        info = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
+        wanted = tuple(n for n in STAGES[args.stage] if n in STAGES.get(info.get("stage"), ()) and n not in loaded)
+        if wanted:
+            loaded.update(load_checkpoint(path, only=wanted)[0].items())
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
 
 
@@ -481,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=4, help="video stages: rendered clips per step")
     parser.add_argument("--image-size", type=int, default=V2PConfig.image_size, help="video stages: a new V2P's input size")
     parser.add_argument("--warmup", type=int, default=500, help="joint stage: steps until P2R sees only predictions")
-    parser.add_argument("--init", nargs="+", default=[], help="start from the parts in these checkpoints")
+    parser.add_argument(
+        "--init", nargs="+", default=[], help="start from the parts in these checkpoints (the last one that has a part gives it)"
+    )
     parser.add_argument("--max-bones", type=int, default=120, help="largest procedural skeleton in training")
     parser.add_argument("--real", type=float, default=0.5, help="p2r: share of steps on real clips (else procedural)")
     parser.add_argument("--max-noise", type=float, default=3.0, help="position noise up to this (cm at 1 m scale)")

@@ -1,6 +1,7 @@
 """Video in: encoded files to RGB frames, and the one preprocessing every network input gets.
 
     frames = read_video("clip.mp4", start=10, stop=130, stride=2)   # (T, H, W, 3) uint8 RGB
+    for index, frame in iter_frames("clip.mp4", [0, 0, 5, 10]): ...  # one frame at a time
 
 OpenCV decodes whatever its FFmpeg build reads (mp4, avi, mov, mkv; any size and frame
 rate). `prepare_frames` letterboxes any frame size to the square the image encoder
@@ -9,6 +10,7 @@ expects, the same way at training (rendered clips) and at inference (decoded fil
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,26 +59,44 @@ def video_info(path: str | Path) -> VideoInfo:
     return info
 
 
+def iter_frames(path: str | Path, indices) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, (H, W, 3) uint8 RGB) for each of the non-decreasing frame `indices` (a
+    repeated index gives the same frame again), decoding one frame at a time; frames in
+    between are grabbed, not converted. Stops early where the file ends, which may be
+    before its header says (truncated or variable-frame-rate files): callers count."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if indices.size and (indices[0] < 0 or np.any(np.diff(indices) < 0)):
+        raise VideoError("frame indices must be >= 0 and non-decreasing")
+    if not indices.size:
+        return
+    capture = _open(path)
+    try:
+        if indices[0]:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, int(indices[0]))
+        position, frame = int(indices[0]), None  # position: index of the next frame to decode
+        for index in indices:
+            while position <= index:
+                if position < index and not capture.grab():
+                    return
+                if position == index:
+                    ok, bgr = capture.read()
+                    if not ok:
+                        return
+                    frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                position += 1
+            yield int(index), frame
+    finally:
+        capture.release()
+
+
 def read_video(path: str | Path, start: int = 0, stop: int | None = None, stride: int = 1) -> np.ndarray:
     """Frames `start, start + stride, ...` before `stop` (default: the end), as
     (T, H, W, 3) uint8 RGB. Frame numbers count from 0."""
     if start < 0 or stride < 1 or (stop is not None and stop <= start):
         raise VideoError(f"bad frame range: start {start}, stop {stop}, stride {stride} (need 0 <= start < stop, stride >= 1)")
-    capture = _open(path)
-    frames = []
-    try:
-        if start:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-        index = start
-        while stop is None or index < stop:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if (index - start) % stride == 0:
-                frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            index += 1
-    finally:
-        capture.release()
+    if stop is None:
+        stop = max(video_info(path).frames, start + 1) * 2 + 1000  # past any end the header may understate
+    frames = [frame for _, frame in iter_frames(path, np.arange(start, stop, stride))]
     if not frames:
         if start:
             raise VideoError(f"{path} has no frames from frame {start} on (it has {video_info(path).frames})")

@@ -14,18 +14,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model import metrics  # noqa: E402
 from model.data.evalsets import load_video_set  # noqa: E402
+from model.evaluate_video import Pipeline  # noqa: E402
 from model.ik import fit_positions  # noqa: E402
-from model.network import load_pretrained  # noqa: E402
-from model.video import read_video  # noqa: E402
+from model.network import CAPTURE_WEIGHTS  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--set", default="out/evalset")
 args = parser.parse_args()
-net, rows = load_pretrained(), []
+pipeline, rows = Pipeline(CAPTURE_WEIGHTS, CAPTURE_WEIGHTS), []
 for clip in load_video_set(args.set):
-    positions = net.video_to_pose(read_video(clip.video), clip.skeleton, clip.ref_positions, clip.ref_rotations)
-    plain = net.pose_to_rotation(clip.skeleton, clip.ref_positions, clip.ref_rotations, positions)
-    fitted = fit_positions(clip.skeleton, plain, positions)
+    result = pipeline(clip)
+    plain = result.rotations
+    fitted = fit_positions(clip.skeleton, plain, result.positions)
     rows.append(
         [
             f(R, clip.rotations, *extra)

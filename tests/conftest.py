@@ -61,7 +61,8 @@ def ext(blender, extension_zip):
         result = blender.ops.extensions.package_install_files(filepath=str(extension_zip), repo="user_default")
         assert result == {"FINISHED"}
     addon_utils.enable(EXTENSION, default_set=True)
-    for name in ("api", "armature", "capture", "cli", "export", "job", "keys", "operators", "model.skeleton", "model.video"):
+    modules = ("api", "armature", "capture", "cli", "export", "job", "keys", "operators", "panel")
+    for name in (*modules, "model.pipeline", "model.skeleton", "model.video"):
         importlib.import_module(f"{EXTENSION}.{name}")
     return importlib.import_module(EXTENSION)
 

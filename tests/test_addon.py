@@ -10,6 +10,9 @@ from model.rotations import axis_angle_to_matrix, bone_to_world_local, matrix_to
 VIDEO = str(ROOT / "examples" / "creature.mp4")
 BLEND = str(ROOT / "examples" / "creature.blend")
 T = 8  # captured frames in most tests: scene frames 1..8
+# Blender's pose from the keys against the network's rotations: F-curve keys are float32,
+# and Euler channels near gimbal lock amplify their rounding (measured up to 1.1e-4).
+KEY_TOL = 2e-4
 
 
 def key_pose(bpy, obj, frame: int, rng, spread=0.3) -> np.ndarray:
@@ -72,7 +75,10 @@ def network_output(ext, obj, reference_frame, frames, bpy, stride=1):
     ref_positions = np.array([obj.pose.bones[n].head for n in sk.names]) @ W.T
     ref_rotations = np.array([np.array(obj.pose.bones[n].matrix_basis)[:3, :3] for n in sk.names])
     net = ext.job.network("CPU")
-    video = ext.model.video.read_video(VIDEO, 0, frames * stride, stride)
+    # Keys every `stride` scene frames, each from the video frame nearest its time (30 fps video).
+    scene_fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
+    wanted = np.floor(np.arange(frames) * stride * 30.0 / scene_fps + 0.5).astype(int)
+    video = np.array([ext.model.video.read_video(VIDEO, i, i + 1)[0] for i in wanted])
     positions = net.video_to_pose(video, sk, ref_positions, ref_rotations)
     return sk, net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)
 
@@ -104,7 +110,7 @@ def test_capture_on_metarig_writes_network_output_into_new_action(blender, ext, 
             np.testing.assert_array_equal(co[0::2], np.arange(1, T + 1))  # one key per frame
     assert len(fcurves) == sum(ext.keys.channels(b.rotation_mode)[1] for b in obj.pose.bones)
     got = blender_pose(bpy, obj, sk.names, range(1, T + 1))
-    assert np.abs(got - expected).max() < 1e-4
+    assert np.abs(got - expected).max() < KEY_TOL
 
 
 def test_every_rotation_mode_is_keyed_in_its_own_property(blender, ext, rng):
@@ -116,7 +122,7 @@ def test_every_rotation_mode_is_keyed_in_its_own_property(blender, ext, rng):
     key_pose(bpy, obj, 1, rng)
     sk, expected = network_output(ext, obj, 1, T, bpy)
     action = ext.api.capture(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=T, device="CPU")
-    assert np.abs(blender_pose(bpy, obj, sk.names, range(1, T + 1)) - expected).max() < 1e-4
+    assert np.abs(blender_pose(bpy, obj, sk.names, range(1, T + 1)) - expected).max() < KEY_TOL
     fcurves = ext.keys.channel_fcurves(action, action.slots[0])
     for bone in obj.pose.bones:
         prop = ext.keys.channels(bone.rotation_mode)[0]
@@ -168,7 +174,10 @@ def test_bad_input_is_refused_and_leaves_the_scene_untouched(blender, ext, rng, 
         (obj, str(tmp_path / "missing.mp4"), {}, "missing.mp4"),
         (obj, str(text), {}, "notes.mp4"),
         (obj, str(empty), {}, "empty.mp4"),
-        (obj, VIDEO, {"frame_start": 1, "frame_end": 200}, "has 60 frames"),
+        (obj, VIDEO, {"frame_start": 1, "frame_end": 200}, "60 frames at 30 fps"),
+        (obj, "", {}, "no video was chosen"),
+        (obj, VIDEO, {"smoothing": float("nan")}, "smoothing must be a finite number"),
+        (obj, VIDEO, {"stride": 0}, "stride must be between 1 and"),
         (obj, VIDEO, {"view": "ABOVE"}, "view must be"),
     ]
     state = scene_state(bpy)
@@ -222,7 +231,7 @@ def test_rotated_armature_and_several_roots_are_captured(blender, ext, rng):
     sk, expected = network_output(ext, obj, 1, T, bpy)
     ext.api.capture(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=T, device="CPU")
     assert len(sk.roots) == 2
-    assert np.abs(blender_pose(bpy, obj, sk.names, range(1, T + 1)) - expected).max() < 1e-4
+    assert np.abs(blender_pose(bpy, obj, sk.names, range(1, T + 1)) - expected).max() < KEY_TOL
 
 
 def test_round_trip_through_pose_to_rotation_onto_other_rolls(blender, ext, rng):
@@ -279,22 +288,23 @@ def test_cancel_leaves_the_scene_as_it_was_and_progress_reaches_the_end(blender,
     obj = build_metarig(bpy, "bird")
     key_pose(bpy, obj, 1, rng)
     state = scene_state(bpy)
-    request, first = ext.capture.prepare(obj, VIDEO, reference_frame=1, device="CPU")
+    Options = ext.model.pipeline.CaptureOptions
+    request = ext.capture.prepare(obj, VIDEO, Options(reference_frame=1, device="CPU"))
     job = ext.job.Job(request).start()
     job.cancel()
     job.wait()
-    assert job.cancelled and job.result is None
+    assert job.cancelled and job.result is None and job.error.__traceback__ is None
     assert scene_state(bpy) == state
 
-    request, _ = ext.capture.prepare(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=40, device="CPU")
+    request = ext.capture.prepare(obj, VIDEO, Options(reference_frame=1, frame_start=1, frame_end=40, device="CPU"))
     job, seen = ext.job.Job(request).start(), []
     while not job.done:
         seen.append(job.poll())
     seen.append(job.poll())
     fractions = [f for f, _ in seen]
     assert job.error is None and fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert "pose -> rotation, 40/40 frames" in seen[-1][1]
-    assert np.abs(job.result - ext.job.solve(request)).max() < 1e-5
+    assert "video -> pose -> rotation, 40/40 frames" in seen[-1][1]
+    assert np.abs(job.result.rotations - ext.job.solve(request).rotations).max() < 1e-5
 
 
 def test_operator_captures_from_the_panel_settings_in_one_undo_step(blender, ext, rng):
@@ -311,6 +321,35 @@ def test_operator_captures_from_the_panel_settings_in_one_undo_step(blender, ext
     assert bpy.ops.mocap_anything.capture() == {"FINISHED"}
     assert obj.animation_data.action.name == "creature capture"
     assert "UNDO" in ext.operators.MOCAP_OT_capture.bl_options  # the modal run ends in one undo push
+
+
+def test_capture_options_are_the_same_in_the_panel_the_api_and_the_command_line(blender, ext):
+    import inspect
+
+    fields = ext.model.pipeline.option_fields()
+    names = [f.name for f in fields]
+    api = inspect.signature(ext.api.capture).parameters
+    assert sorted(n for n in api if n not in ("armature_object", "video_path")) == sorted(names)
+    assert all(api[f.name].default == f.default for f in fields)
+    props = blender.context.scene.mocap_anything.bl_rna.properties
+    sub = next(a for a in ext.cli.parser()._actions if a.dest == "command").choices["capture"]
+    flags = {a.dest: a for a in sub._actions}
+    for f in fields:
+        m, prop, flag = f.metadata, props[f.name], flags[f.name]
+        assert prop.name == m["label"] and prop.description == m["help"] and flag.help == m["help"], f.name
+        assert flag.default == f.default and flag.option_strings == ["--" + f.name.replace("_", "-")]
+        if m["choices"]:
+            assert [item.identifier for item in prop.enum_items] == list(m["choices"]) == flag.choices
+            assert prop.default == f.default
+        else:
+            assert (prop.hard_min, prop.hard_max) == pytest.approx((m["min"], m["max"])) and flag.type is m["kind"]
+            assert ("use_" + f.name in props) == m["optional"]
+            if not m["optional"]:
+                assert prop.default == f.default
+    # The panel's settings become the same options the API would make.
+    settings = blender.context.scene.mocap_anything
+    settings.use_frame_end, settings.frame_end, settings.smoothing = True, 12, 1.5
+    assert ext.panel.options_from(settings) == ext.model.pipeline.CaptureOptions(frame_end=12, smoothing=1.5)
 
 
 def test_twist_report_and_bvh_export(blender, ext, tmp_path):
@@ -374,7 +413,8 @@ def test_cli_captures_a_batch_and_fails_with_one_line(blender, ext, tmp_path, ca
         (["--video", VIDEO, "--out", str(out), "--armature", "nobody"], "no object named 'nobody'"),
         (["--video", VIDEO, "--out", str(out), "--reference-frame", "5"], "not keyed"),
         (["--video", str(tmp_path / "none.mp4"), "--out", str(out)], "none.mp4"),
-        (["--video", VIDEO, "--frame-end", "500", "--out", str(out)], "has 60 frames"),
+        (["--video", VIDEO, "--frame-end", "500", "--out", str(out)], "60 frames at 30 fps"),
+        (["--video", VIDEO, "--smoothing", "nan", "--out", str(out)], "smoothing must be a finite number"),
         (["--video", VIDEO, "--out", str(out), "--truth-action", "nothing"], "no action named"),
     ]
     out.unlink()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from model import ik, metrics, network, train
+from model import network, train
 from model.data import evalsets, procedural
 from model.ik import InputError
 from model.kinematics import forward_kinematics
@@ -145,19 +145,16 @@ def test_shipped_capture_records_how_it_was_made(shipped):
     assert len(training["git_commit"]) == 40 and training["history"]
 
 
-def test_shipped_capture_keeps_its_accuracy(shipped, rendered):
-    from model.video import read_video
+def test_shipped_capture_keeps_its_accuracy(rendered):
+    from model.evaluate_video import Pipeline, evaluate_clip
 
+    pipeline = Pipeline(network.CAPTURE_WEIGHTS, network.CAPTURE_WEIGHTS)  # the capture pipeline, from the files
     mpjpe, e2e, v2p_ik = [], [], []
     for clip in evalsets.load_video_set(rendered):
-        frames = read_video(clip.video)
-        sk = clip.skeleton
-        positions = shipped.video_to_pose(frames, sk, clip.ref_positions, clip.ref_rotations)
-        mpjpe.append(metrics.mpjpe_cm(positions, clip.heads, sk))
-        R = shipped.pose_to_rotation(sk, clip.ref_positions, clip.ref_rotations, positions)
-        e2e.append(metrics.rotation_error(R, clip.rotations))
-        R_ik = ik.solve_rotations(sk, positions, clip.ref_positions, clip.ref_rotations)
-        v2p_ik.append(metrics.rotation_error(R_ik, clip.rotations))
+        net, solved = evaluate_clip(pipeline, clip)
+        mpjpe.append(net[0])
+        e2e.append(net[1])
+        v2p_ik.append(solved[1])
     print(f"MPJPE {np.mean(mpjpe):.2f} cm, end-to-end {np.mean(e2e):.2f} deg, V2P + IK {np.mean(v2p_ik):.2f} deg")
     assert np.mean(mpjpe) < MPJPE_BOUND_CM and np.mean(e2e) < ROTATION_BOUND_DEG
     assert np.mean(e2e) < RATIO_TO_IK * np.mean(v2p_ik)

@@ -1,0 +1,351 @@
+"""The one capture pipeline: a video file onto a rig, streaming (DESIGN.md section 6).
+
+    options = CaptureOptions(view="LEFT", smoothing=1.0)
+    plan = plan_frames(options, video_info("clip.mp4"), scene_start=1, scene_fps=24.0)
+    result = capture_video(net, "clip.mp4", skeleton, ref_positions, ref_rotations, plan, options)
+
+Frames are decoded one at a time and letterboxed at once to the network's input size; then
+Video-to-Pose, the turn from the view frame into the skeleton's space, Pose-to-Rotation
+and the smoothing run over chunks with the halos their temporal windows need
+(`model.streaming`), so the result equals one pass and memory does not grow with the
+clip beyond the output arrays. Progress is reported and cancel checked after every
+decoded frame. Every caller (the add-on's worker thread, its API, operator and command
+line, `python -m model.capture`, the evaluation, the benchmarks) goes through
+`capture_video`; the options, with their defaults, bounds and help, are defined once in
+`CaptureOptions`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import streaming
+from .ik import InputError
+from .rotations import axis_rotation, smooth_rotations
+from .skeleton import Skeleton
+from .video import VideoError, VideoInfo, iter_frames, prepare_frames
+
+# Where the camera stood, as Blender's numpad views name them -> the yaw (about Z, degrees)
+# taking the view frame (camera on -Y looking toward +Y) to the skeleton's world orientation.
+VIEWS = {"FRONT": 0.0, "RIGHT": 90.0, "BACK": 180.0, "LEFT": -90.0}
+DEVICES = ("AUTO", "CPU", "CUDA")
+MAPPINGS = ("TIME", "FRAME")
+MAX_FRAME = 1_048_574  # Blender's largest frame number (MAXFRAME)
+MAX_SMOOTHING = 10.0
+POSE_CHUNK, VIDEO_CHUNK = 32, 16  # frames per network pass: small, so progress moves often
+
+
+class CaptureError(ValueError):
+    """Input a capture cannot use as it is (rig, reference frame, video, range, options); the
+    message says why and what to do."""
+
+
+class Cancelled(Exception):
+    """The user stopped the capture."""
+
+
+def _option(label: str, help: str, kind: type, *, minimum=None, maximum=None, choices=None, optional=False) -> dict:
+    return {"label": label, "help": help, "kind": kind, "min": minimum, "max": maximum, "choices": choices, "optional": optional}
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    """Every capture option, once: the add-on's panel properties, the API's keywords and the
+    command line's flags are made from (or checked against) these fields. None, where
+    allowed, means the default the help names."""
+
+    reference_frame: int | None = field(
+        default=None,
+        metadata=_option(
+            "Reference",
+            "A keyed frame where the rig is posed as the subject is in the video (default: the current frame)",
+            int,
+            minimum=-MAX_FRAME,
+            maximum=MAX_FRAME,
+            optional=True,
+        ),
+    )
+    frame_start: int | None = field(
+        default=None,
+        metadata=_option(
+            "Start",
+            "Scene frame of the first captured frame (default: the scene's start)",
+            int,
+            minimum=-MAX_FRAME,
+            maximum=MAX_FRAME,
+            optional=True,
+        ),
+    )
+    frame_end: int | None = field(
+        default=None,
+        metadata=_option(
+            "End",
+            "Last scene frame to capture (default: as far as the video goes)",
+            int,
+            minimum=-MAX_FRAME,
+            maximum=MAX_FRAME,
+            optional=True,
+        ),
+    )
+    video_start: int = field(
+        default=0,
+        metadata=_option("Video Offset", "Video frame (from 0) that lands on the start frame", int, minimum=0, maximum=10**8),
+    )
+    stride: int = field(
+        default=1,
+        metadata=_option("Stride", "Key every n-th scene frame (Blender interpolates between)", int, minimum=1, maximum=1000),
+    )
+    mapping: str = field(
+        default="TIME",
+        metadata=_option(
+            "Timing",
+            "TIME: each key takes the video frame nearest its scene time (a 120 fps clip on a 24 fps scene keeps real "
+            "speed); FRAME: video frame n onto scene frame n, whatever the rates",
+            str,
+            choices=MAPPINGS,
+        ),
+    )
+    view: str = field(
+        default="FRONT",
+        metadata=_option("Camera", "Where the camera stood, relative to the rig's front", str, choices=tuple(VIEWS)),
+    )
+    device: str = field(
+        default="AUTO",
+        metadata=_option("Device", "AUTO: CUDA when torch sees a GPU, else the CPU", str, choices=DEVICES),
+    )
+    smoothing: float = field(
+        default=0.0,
+        metadata=_option(
+            "Smoothing", "Temporal smoothing, Gaussian sigma in frames (0: none)", float, minimum=0.0, maximum=MAX_SMOOTHING
+        ),
+    )
+
+    def __post_init__(self):
+        for f in fields(self):
+            check_option(f.name, getattr(self, f.name))
+
+
+def option_fields() -> tuple:
+    """The options' dataclass fields (name, default, metadata) in their order."""
+    return fields(CaptureOptions)
+
+
+def add_option_flags(parser, skip: tuple[str, ...] = ()) -> None:
+    """One `--flag` per option (argparse), with its default, choices and help."""
+    for f in fields(CaptureOptions):
+        if f.name in skip:
+            continue
+        m, flag = f.metadata, "--" + f.name.replace("_", "-")
+        if m["choices"]:
+            parser.add_argument(flag, default=f.default, choices=list(m["choices"]), help=m["help"])
+        else:
+            parser.add_argument(flag, type=m["kind"], default=f.default, help=m["help"])
+
+
+def options_from_flags(args) -> CaptureOptions:
+    """The options parsed by `add_option_flags` (skipped ones take their defaults)."""
+    return CaptureOptions(**{f.name: getattr(args, f.name) for f in fields(CaptureOptions) if hasattr(args, f.name)})
+
+
+def check_option(name: str, value) -> None:
+    """One option's value against its kind, bounds and choices; CaptureError if wrong."""
+    meta = next(f.metadata for f in fields(CaptureOptions) if f.name == name)
+    what = name.replace("_", " ")
+    if value is None:
+        if not meta["optional"]:
+            raise CaptureError(f"{what} must be given")
+        return
+    kind = meta["kind"]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+        raise CaptureError(f"{what} must be a whole number, got {value!r}")
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(value):
+            raise CaptureError(f"{what} must be a finite number, got {value!r}")
+    if kind is str and value not in meta["choices"]:
+        raise CaptureError(f"{what} must be one of {', '.join(meta['choices'])}, got {value!r}")
+    if meta["min"] is not None and not meta["min"] <= value <= meta["max"]:
+        raise CaptureError(f"{what} must be between {meta['min']} and {meta['max']}, got {value}")
+
+
+# ---- which video frame lands on which scene frame ------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    scene_frames: np.ndarray  # (K,) the scene frames keyed
+    video_frames: np.ndarray  # (K,) the video frame (from 0) each key takes, non-decreasing
+    video: VideoInfo
+
+    def __len__(self) -> int:
+        return len(self.scene_frames)
+
+
+def plan_frames(options: CaptureOptions, video: VideoInfo, *, scene_start: int, scene_fps: float) -> Plan:
+    """Keys from `frame_start` (default `scene_start`) every `stride` scene frames to
+    `frame_end` (default: as far as the video goes), each with its video frame: by time
+    (`TIME`: scene frames at `scene_fps`, video at its own rate) or one to one (`FRAME`).
+    CaptureError if the range is empty or runs past the video's end."""
+    if not (math.isfinite(scene_fps) and scene_fps > 0):
+        raise CaptureError(f"the scene's frame rate must be positive, got {scene_fps}")
+    start = scene_start if options.frame_start is None else options.frame_start
+    ratio = video.fps / scene_fps if options.mapping == "TIME" else 1.0
+    # Video frame of the key `offset` scene frames after the start (round half up, so that
+    # equal rates map exactly and a 60 fps clip on 24 fps takes the nearest frame in time).
+    to_video = lambda offset: options.video_start + np.floor(offset * ratio + 0.5 + 1e-9).astype(np.int64)  # noqa: E731
+    last_offset = math.ceil((video.frames - options.video_start - 0.5) / ratio) if video.frames > options.video_start else 0
+    while last_offset >= 0 and to_video(np.array(last_offset)) >= video.frames:  # the last offset whose frame exists
+        last_offset -= 1
+    available = last_offset // options.stride + 1 if last_offset >= 0 else 0
+    if options.frame_end is None:
+        count = available
+        if count < 1:
+            raise CaptureError(f"the video has {video.frames} frames, none from video frame {options.video_start} on")
+    else:
+        if options.frame_end < start:
+            raise CaptureError(f"the frame range {start}-{options.frame_end} is empty")
+        count = (options.frame_end - start) // options.stride + 1
+        if count > available:
+            last = start + (available - 1) * options.stride if available else None
+            reach = f"reaches scene frame {last}" if last is not None else "has no frames there"
+            raise CaptureError(
+                f"the video ({video.frames} frames at {video.fps:g} fps) {reach} from video frame {options.video_start}, "
+                f"but the range runs to {options.frame_end}: shorten the range or leave the end unset"
+            )
+    offsets = np.arange(count, dtype=np.int64) * options.stride
+    return Plan(start + offsets, to_video(offsets), video)
+
+
+# ---- the capture ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str  # what runs now: "decoding", "video -> pose -> rotation"
+    decoded: int  # frames decoded so far
+    done: int  # frames whose rotations are final
+    total: int
+    elapsed: float  # seconds
+
+    @property
+    def fraction(self) -> float:
+        return 0.5 * (self.decoded + self.done) / max(self.total, 1)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, from the rate so far; None until there is a rate to speak of."""
+        f = self.fraction
+        return self.elapsed * (1 - f) / f if f >= 0.01 else None
+
+    def __str__(self) -> str:
+        text = f"{self.stage}, {self.done}/{self.total} frames"
+        return text + (f", {self.eta:.0f} s left" if self.eta is not None and self.done < self.total else "")
+
+
+@dataclass
+class CaptureResult:
+    rotations: np.ndarray  # (K, J, 3, 3) local rotations, the rig's conventions
+    positions: np.ndarray  # (K, J, 3) Video-to-Pose heads, skeleton space, root at the origin
+    scene_frames: np.ndarray  # (K,)
+    video_frames: np.ndarray  # (K,)
+    warnings: list[str]
+
+
+def check_rig(skeleton: Skeleton, ref_positions, ref_rotations, max_joints: int) -> None:
+    """What a capture refuses before any frame is decoded."""
+    if skeleton.num_joints > max_joints:
+        raise CaptureError(f"the rig has {skeleton.num_joints} bones; at most {max_joints} are supported")
+    for name, value, shape in (
+        ("reference positions", ref_positions, (skeleton.num_joints, 3)),
+        ("reference rotations", ref_rotations, (skeleton.num_joints, 3, 3)),
+    ):
+        value = np.asarray(value)
+        if value.shape != shape or not np.isfinite(value).all():
+            raise CaptureError(f"the {name} must be finite, of shape {shape}; got {value.shape}")
+
+
+def capture_video(
+    net,
+    path: str | Path,
+    skeleton: Skeleton,
+    ref_positions,
+    ref_rotations,
+    plan: Plan,
+    options: CaptureOptions,
+    *,
+    progress: Callable[[Progress], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> CaptureResult:
+    """Capture the planned frames of the video at `path` onto the rig (`net`: a
+    `model.network.Network` with both parts). `progress(Progress)` is called after every
+    decoded frame and every emitted chunk; `cancelled()` is asked after every decoded frame
+    and raises `Cancelled` when it answers True (the error holds no frames). A file that
+    ends before its header says is captured on the frames that decode, with a warning."""
+    from .network import MAX_JOINTS
+
+    check_rig(skeleton, ref_positions, ref_rotations, MAX_JOINTS)
+    ref_positions, ref_rotations = np.asarray(ref_positions, np.float64), np.asarray(ref_rotations, np.float64)
+    K, J, started = len(plan), skeleton.num_joints, time.perf_counter()
+    rotations, positions = np.empty((K, J, 3, 3)), np.empty((K, J, 3))
+    count = {"decoded": 0, "positions": 0, "done": 0}
+
+    def report(stage: str) -> None:
+        if progress:
+            progress(Progress(stage, count["decoded"], count["done"], K, time.perf_counter() - started))
+
+    def frames() -> Iterator[torch.Tensor]:
+        for _, frame in iter_frames(path, plan.video_frames):
+            if cancelled is not None and cancelled():
+                raise Cancelled("capture cancelled")
+            count["decoded"] += 1
+            report("decoding" if count["done"] == 0 else "video -> pose -> rotation")
+            yield prepare_frames(frame[None], net.image_size)
+
+    video_fn, video_halo = net.video_stage(skeleton, ref_positions)
+    turn = torch.as_tensor(axis_rotation(2, np.radians([VIEWS[options.view]]))[0])
+    pose_fn, pose_halo = net.pose_stage(skeleton, ref_positions, ref_rotations)
+
+    def to_rig(view_positions: torch.Tensor) -> torch.Tensor:  # view frame -> skeleton space; kept for the result
+        rig = view_positions @ turn.T
+        n = count["positions"]
+        positions[n : n + len(rig)] = rig.numpy()
+        count["positions"] += len(rig)
+        return rig
+
+    sigma = options.smoothing
+    stages = [
+        streaming.Sliding(video_fn, video_halo, VIDEO_CHUNK),
+        streaming.Sliding(to_rig, 0, VIDEO_CHUNK),
+        streaming.Sliding(pose_fn, pose_halo, POSE_CHUNK),
+        streaming.Sliding(lambda R: smooth_rotations(R, sigma), math.ceil(3 * sigma) if sigma > 0 else 0, POSE_CHUNK),
+    ]
+    stopped = False
+    try:
+        for out in streaming.chain(stages, frames()):
+            n = count["done"]
+            rotations[n : n + len(out)] = out.numpy()
+            count["done"] += len(out)
+            report("video -> pose -> rotation")
+    except Cancelled:
+        stopped = True
+    except (VideoError, InputError) as error:
+        raise CaptureError(str(error)) from None
+    if stopped:  # raised out here, with the buffers gone: the error holds no frames
+        del rotations, positions, stages
+        raise Cancelled("capture cancelled")
+    warnings = []
+    got = count["done"]
+    if got == 0:
+        raise CaptureError(f"{Path(path).name}: no frame of the planned range could be decoded (corrupt or truncated file)")
+    if got < K:
+        warnings.append(
+            f"{Path(path).name} ended after {got} of the {K} frames planned (its header promised {plan.video.frames}): "
+            f"captured scene frames {plan.scene_frames[0]}-{plan.scene_frames[got - 1]} only"
+        )
+    return CaptureResult(rotations[:got], positions[:got], plan.scene_frames[:got], plan.video_frames[:got], warnings)
