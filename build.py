@@ -5,21 +5,27 @@
     python build.py --no-wheels                 # one zip without wheels, for a Blender (or the
                                                 # `bpy` module) whose Python already has torch and OpenCV
 
-The zip holds the add-on (`mocap_anything_addon/` at its root), the `model` package as a
-sub-package (so Blender imports it as `bl_ext.<repo>.mocap_anything.model`, never as a
-top-level `model`), the shipped end-to-end weights and, listed in the manifest's `wheels`,
-the wheels of torch (CPU), OpenCV and safetensors with their dependencies (numpy excepted:
-Blender ships it). Installing is then offline; nothing runs pip inside Blender. Wheels are
-downloaded once into build/wheels/<platform>/. Each zip is built and then checked by
-Blender's own `blender_ext.py` (the code behind `blender --command extension build` and
-`validate`), taken from the `bpy` module.
+The zip holds the add-on (`mocap_anything_addon/` at its root) and, listed in the
+manifest's `wheels`, this project's own wheel (the `model` package with its weights: the
+add-on imports `model` exactly as the tests and the command-line tools do, one package
+under one name) and the wheels of torch (CPU), OpenCV and safetensors with their
+dependencies (numpy excepted: Blender ships it). Installing is then offline; nothing runs
+pip inside Blender. Each platform's wheels are the pinned list `RUNTIME`, fetched one by
+one without dependency resolution (`pip download --platform` would evaluate torch's
+markers against this host, not the target, and ask Windows for Linux's nvidia wheels),
+once, into build/wheels/<platform>/. Linux gets the CPU build of torch (`torch==2.13.0+cpu`,
+not on PyPI, whose Linux torch is a CUDA build of several GB): it must be on the build
+host's pip path (it is on this project's machines); a user with a CUDA torch points the
+extension's preferences at it. Each zip is built and then checked by Blender's own
+`blender_ext.py` (the code behind `blender --command extension build` and `validate`),
+taken from the `bpy` module. `--no-wheels` makes one zip of the add-on alone, for a
+Python that already has this project (`pip install .`), torch and OpenCV, as the tests do.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import re
 import shutil
 import subprocess
 import sys
@@ -33,9 +39,22 @@ PLATFORMS = {
     "windows-x64": ["win_amd64"],
     "macos-arm64": [f"macosx_{v}_0_arm64" for v in range(11, 15)],
 }
-REQUIREMENTS = ["torch==2.13.0", "opencv-python-headless==4.11.0.86", "safetensors==0.8.0"]
-BLENDER_SHIPS = ("numpy",)  # wheels Blender already has; bundling a second copy would clash
-WEIGHTS = ("capture.safetensors", "capture.json")
+# What the extension needs at run time, with torch's own dependencies, pinned (numpy is
+# Blender's). The Linux torch is the CPU build.
+RUNTIME = [
+    "opencv-python-headless==4.11.0.86",
+    "safetensors==0.8.0",
+    "filelock==4.3.1",
+    "typing-extensions==4.16.0",
+    "setuptools==84.2.1",
+    "sympy==1.14.0",
+    "mpmath==1.3.0",
+    "networkx==3.6.1",
+    "jinja2==3.1.6",
+    "markupsafe==3.0.4",
+    "fsspec==2026.9.0",
+]
+TORCH = {"linux-x64": "torch==2.13.0+cpu", "windows-x64": "torch==2.13.0", "macos-arm64": "torch==2.13.0"}
 
 
 def blender_ext() -> Path:
@@ -50,27 +69,33 @@ def download_wheels(platform: str) -> list[Path]:
     folder = BUILD / "wheels" / platform
     if not (folder / ".complete").exists():
         print(f"build: downloading wheels for {platform} into {folder}", flush=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--dest", str(folder)]
-        command += [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
-        command += ["--python-version", "3.11", "--implementation", "cp", *REQUIREMENTS]
-        subprocess.run(command, check=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        tags = [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
+        for requirement in [TORCH[platform], *RUNTIME]:
+            command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--dest", str(folder)]
+            command += [*tags, "--python-version", "3.11", "--implementation", "cp", requirement]
+            if subprocess.run(command).returncode:
+                raise SystemExit(f"build: no {requirement} wheel for {platform} (Python 3.11) on this host's pip path")
         (folder / ".complete").touch()
-    wheels = sorted(folder.glob("*.whl"))
-    return [w for w in wheels if re.split(r"-", w.name)[0].lower() not in BLENDER_SHIPS]
+    return sorted(folder.glob("*.whl"))
+
+
+def project_wheel() -> Path:
+    """This project's wheel (`model` with its weights), built from the source tree."""
+    folder = BUILD / "wheels" / "project"
+    shutil.rmtree(folder, ignore_errors=True)
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(folder), str(ROOT)]
+    subprocess.run(command, check=True)
+    (wheel,) = folder.glob("*.whl")
+    return wheel
 
 
 def stage(wheels: list[Path], platforms: list[str]) -> Path:
-    """The extension's source tree: manifest, add-on, model sub-package, weights, wheels."""
+    """The extension's source tree: manifest, add-on, wheels."""
     staged = BUILD / "extension"
     shutil.rmtree(staged, ignore_errors=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "model")
-    shutil.copytree(ROOT / "mocap_anything_addon", staged, ignore=ignore)
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "weights")
-    shutil.copytree(ROOT / "model", staged / "model", ignore=skip)
-    (staged / "model" / "weights").mkdir()
-    for name in WEIGHTS:
-        shutil.copy2(ROOT / "model" / "weights" / name, staged / "model" / "weights" / name)
+    shutil.copytree(ROOT / "mocap_anything_addon", staged, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     manifest = (ROOT / "blender_manifest.toml").read_text(encoding="utf-8")
     if wheels:
         (staged / "wheels").mkdir()
@@ -85,7 +110,7 @@ def stage(wheels: list[Path], platforms: list[str]) -> Path:
 
 
 def build(platforms: list[str], with_wheels: bool, dist: Path = DIST) -> list[Path]:
-    wheels = [w for p in platforms for w in download_wheels(p)] if with_wheels else []
+    wheels = [project_wheel(), *(w for p in platforms for w in download_wheels(p))] if with_wheels else []
     staged = stage(wheels, platforms)
     out = BUILD / "zips"
     shutil.rmtree(out, ignore_errors=True)

@@ -16,7 +16,7 @@ import warnings
 
 from . import capture as _capture
 from .job import solve
-from .model.pipeline import CaptureError, CaptureOptions
+from model.pipeline import CaptureError, CaptureOptions
 
 __all__ = ["capture", "CaptureError"]
 

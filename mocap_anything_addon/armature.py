@@ -13,8 +13,8 @@ import numpy as np
 from mathutils import Matrix
 
 from . import keys
-from .model.pipeline import CaptureError
-from .model.skeleton import Skeleton, SkeletonError, default_tails, parent_first_order
+from model.pipeline import CaptureError
+from model.skeleton import Skeleton, SkeletonError, default_tails, parent_first_order
 
 
 def _world_rotation(obj) -> np.ndarray:

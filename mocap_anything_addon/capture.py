@@ -12,9 +12,9 @@ import bpy
 from . import keys
 from .armature import check_armature, reference_pose, rotation_modes, scene_of, skeleton_from_armature
 from .job import Request
-from .model.network import MAX_JOINTS, resolve_device
-from .model.pipeline import CaptureError, CaptureOptions, CaptureResult, check_rig, plan_frames
-from .model.video import VideoError, video_info
+from model.network import MAX_JOINTS, resolve_device
+from model.pipeline import CaptureError, CaptureOptions, CaptureResult, check_rig, plan_frames
+from model.video import VideoError, video_info
 
 
 def video_path(path: str) -> str:

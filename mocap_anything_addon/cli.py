@@ -19,8 +19,8 @@ import bpy
 
 from . import capture, export
 from .job import solve
-from .model.pipeline import CaptureError, add_option_flags, options_from_flags
-from .model.video import VideoError
+from model.pipeline import CaptureError, add_option_flags, options_from_flags
+from model.video import VideoError
 
 COMMAND = "mocap_anything"
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model.network import Network, load_pretrained, resolve_device
-from .model.pipeline import Cancelled, CaptureOptions, CaptureResult, Plan, Progress, capture_video
-from .model.skeleton import Skeleton
+from model.network import Network, load_pretrained, resolve_device
+from model.pipeline import Cancelled, CaptureOptions, CaptureResult, Plan, Progress, capture_video
+from model.skeleton import Skeleton
 
 _networks: dict[str, Network] = {}
 _networks_lock = threading.Lock()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .model.rotations import (
+from model.rotations import (
     axis_angle_to_matrix,
     continuous_quaternions,
     euler_to_matrix,

@@ -8,7 +8,7 @@ from bpy_extras.io_utils import ExportHelper
 
 from . import capture, export
 from .job import Job, solve
-from .model.pipeline import CaptureError
+from model.pipeline import CaptureError
 
 _analysis: dict[tuple[str, str], dict] = {}  # (armature, action) -> twist report, this session only
 

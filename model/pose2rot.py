@@ -31,15 +31,17 @@ with chunking over time lives in `model.network`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import ik
-from .attention import ATTENTION_KINDS, Graph, GraphAttention
+from .attention import Graph
 from .kinematics import forward_kinematics
+from .layers import Block, Config
+from .padding import pad_joints, stack_padded
 from .rotations import axis_angle_to_matrix, matrix_to_rot6d, rot6d_to_matrix
 from .skeleton import Skeleton
 
@@ -49,23 +51,6 @@ UP = torch.tensor([0.0, 0.0, 1.0])
 # size) below this is float rounding of exact input: the noise gate stays shut.
 EXACT_MISFIT = 1e-4
 GAIN = 100.0  # 1 cm of misfit on a 1 m rig opens the gate by about tanh(softplus(g))
-
-
-class Config:
-    """What the networks' frozen config dataclasses share: the attention-kind check and
-    the json round trip (unknown keys are ignored, missing ones take the defaults)."""
-
-    def __post_init__(self):
-        if self.attention not in ATTENTION_KINDS:
-            raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict):
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -218,88 +203,20 @@ def collate(items: list[Inputs]) -> Inputs:
     """Pad clips of one length T and different J into a batch (padding joints: identity
     frames, their own parents, roots of kind PROCRUSTES, which nothing but noise moves)."""
     J = max(it.rest.shape[0] for it in items)
-    joint_dim = {"pose": 1, "first_guess": 1, "axis": 1, "misfit": None}
-    fillers = {
-        "first_guess": lambda shape, n0: torch.eye(3).expand(shape).clone(),
-        "link": lambda shape, n0: torch.eye(3).expand(shape).clone(),
-        "parent": lambda shape, n0: torch.arange(n0, J),
-        "kind": lambda shape, n0: torch.full(shape, ik.PROCRUSTES),
-        "is_root": lambda shape, n0: torch.ones(shape, dtype=torch.bool),
-    }
-
-    def pad(name: str) -> torch.Tensor:
-        dim, out = joint_dim.get(name, 0), []
-        for it in items:
-            a = getattr(it, name)
-            if dim is not None and a.shape[dim] < J:
-                shape = list(a.shape)
-                shape[dim] = J - a.shape[dim]
-                make = fillers.get(name, lambda shape, n0: torch.zeros(shape))
-                a = torch.cat([a, make(shape, a.shape[dim]).to(a.dtype)], dim)
-            out.append(a)
-        return torch.stack(out)
-
-    return Inputs(**{f.name: pad(f.name) for f in fields(Inputs)})
+    fills = {"first_guess": torch.eye(3), "link": torch.eye(3), "kind": ik.PROCRUSTES, "is_root": True}
+    joint_dim = {"pose": 1, "first_guess": 1, "axis": 1}
+    batch = {}
+    for f in fields(Inputs):
+        if f.name == "misfit":  # per frame: nothing to pad
+            batch[f.name] = torch.stack([it.misfit for it in items])
+        elif f.name == "parent":
+            batch[f.name] = torch.stack([pad_joints(it.parent, J, 0, torch.arange(len(it.parent), J)) for it in items])
+        else:
+            batch[f.name] = stack_padded([getattr(it, f.name) for it in items], joint_dim.get(f.name, 0), fills.get(f.name, 0.0))
+    return Inputs(**batch)
 
 
 # ---- network ------------------------------------------------------------------------
-
-
-class FiLM(nn.Module):
-    """x * (1 + 0.1 gamma) + beta, with (gamma, beta) from the rest encoding; starts as identity."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(width)
-        self.proj = nn.Linear(width, 2 * width)
-        nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
-
-    def forward(self, x: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
-        gamma, beta = self.proj(self.norm(rest)).chunk(2, -1)
-        return x * (1 + 0.1 * gamma) + beta
-
-
-class TemporalConv(nn.Module):
-    """A depthwise convolution over `kernel` frames for each joint and channel."""
-
-    def __init__(self, width: int, kernel: int):
-        super().__init__()
-        self.conv = nn.Conv1d(width, width, kernel, groups=width)
-        self.proj = nn.Linear(width, width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, J, D)
-        B, T, J, D = x.shape
-        y = x.permute(0, 2, 3, 1).reshape(B * J, D, T)
-        pad = self.conv.kernel_size[0] // 2
-        y = self.conv(nn.functional.pad(y, (pad, pad), mode="replicate"))
-        return self.proj(y.reshape(B, J, D, T).permute(0, 3, 1, 2))
-
-
-class Block(nn.Module):
-    """[FiLM] -> [temporal window] -> GL-GMHA -> [cross-attention to the reference] -> FFN,
-    each a pre-norm residual step."""
-
-    def __init__(self, config: P2RConfig, *, local: bool, film=False, temporal=False, cross=False):
-        super().__init__()
-        w = config.width
-        self.film = FiLM(w) if film else None
-        self.temporal = nn.Sequential(nn.LayerNorm(w), TemporalConv(w, config.kernel)) if temporal else None
-        self.norm_attn = nn.LayerNorm(w)
-        self.attn = GraphAttention(w, config.heads, local=local, kind=config.attention)
-        self.cross = GraphAttention(w, config.heads, local=False, kind=config.attention) if cross else None
-        self.norm_cross = nn.LayerNorm(w) if cross else None
-        self.ffn = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 2 * w), nn.GELU(), nn.Linear(2 * w, w))
-
-    def forward(self, x, graph: Graph, rest=None, ref=None):
-        if self.film is not None:
-            x = self.film(x, rest)
-        if self.temporal is not None:
-            x = x + self.temporal(x)
-        x = x + self.attn(self.norm_attn(x), graph)
-        if self.cross is not None:
-            x = x + self.cross(self.norm_cross(x), graph, context=ref)
-        return x + self.ffn(x)
 
 
 IDENTITY_6D = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])

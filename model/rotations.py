@@ -165,11 +165,12 @@ def matrix_to_euler(R, order: str):
 
 @numpy_io
 def geodesic_angle(R1, R2):
-    """Angle in radians of the rotation taking R1 to R2, accurate at 0 and at pi."""
+    """Angle in radians of the rotation taking R1 to R2, accurate at 0 and at pi, with a
+    finite gradient at 0 (the one definition: metrics and training losses use it)."""
     M = R1.transpose(-1, -2) @ R2
     sin = torch.stack([M[..., 2, 1] - M[..., 1, 2], M[..., 0, 2] - M[..., 2, 0], M[..., 1, 0] - M[..., 0, 1]], -1)
     cos = (M[..., 0, 0] + M[..., 1, 1] + M[..., 2, 2] - 1) / 2
-    return torch.atan2(sin.norm(dim=-1) / 2, cos)
+    return torch.atan2((sin.square().sum(-1) + 1e-30).sqrt() / 2, cos)
 
 
 @numpy_io

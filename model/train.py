@@ -45,7 +45,9 @@ from .attention import Graph
 from .data import augment, evalsets, procedural, render
 from .data.evalsets import HELD_OUT_SEED
 from .network import STAGES, load_checkpoint, save_checkpoint
+from .padding import stack_padded
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
+from .rotations import geodesic_angle
 from .video import prepare_frames
 from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
@@ -54,18 +56,10 @@ ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT = 0.2, 1.0, 1.0, 0.5
 STILL_WEIGHT = 0.1  # joints that never move in a clip still count a little: holding them is right
 
 
-def geodesic(R1: torch.Tensor, R2: torch.Tensor) -> torch.Tensor:
-    """Angle (radians) between rotations, with a finite gradient at zero."""
-    M = R1.transpose(-1, -2) @ R2
-    skew = torch.stack([M[..., 2, 1] - M[..., 1, 2], M[..., 0, 2] - M[..., 2, 0], M[..., 1, 0] - M[..., 0, 1]], -1)
-    trace = M[..., 0, 0] + M[..., 1, 1] + M[..., 2, 2]
-    return torch.atan2((skew.square().sum(-1) + 1e-10).sqrt(), trace - 1)
-
-
 def moving_weight(true: torch.Tensor) -> torch.Tensor:
     """(B, T, J, 3, 3) true rotations -> (B, J) loss weight: 1 where the joint moves in the
     clip, STILL_WEIGHT where it never leaves its first frame's rotation."""
-    drift = geodesic(true[:, :1], true).amax(1)
+    drift = geodesic_angle(true[:, :1], true).amax(1)
     return torch.where(drift > math.radians(metrics.STILL_DEG), 1.0, STILL_WEIGHT)
 
 
@@ -73,7 +67,7 @@ def rotation_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor, i
     """Mean geodesic angle + rotation-velocity difference, roots weighted extra, joints that
     never move weighted less; (B, T, J, 3, 3)."""
     weight = (valid.float() * (1 + ROOT_WEIGHT * is_root.float()) * moving_weight(true))[:, None]  # (B, 1, J)
-    angle = (geodesic(pred, true) * weight).sum() / (weight.sum() * pred.shape[1])
+    angle = (geodesic_angle(pred, true) * weight).sum() / (weight.sum() * pred.shape[1])
     step_pred = pred[:, :-1].transpose(-1, -2) @ pred[:, 1:]
     step_true = true[:, :-1].transpose(-1, -2) @ true[:, 1:]
     velocity = ((step_pred - step_true).flatten(-2).norm(dim=-1) * weight).sum() / (weight.sum() * max(pred.shape[1] - 1, 1))
@@ -148,10 +142,7 @@ def make_batch(seeds, frames: int, max_noise_cm: float, config: P2RConfig, bones
     else:
         examples = [make_example(int(s), frames, max_noise_cm, config, bones) for s in seeds]
     skeletons = [e[0] for e in examples]
-    J = max(s.num_joints for s in skeletons)
-    true = torch.eye(3).repeat(len(seeds), frames, J, 1, 1)
-    for b, (sk, _, R) in enumerate(examples):
-        true[b, :, : sk.num_joints] = R
+    true = stack_padded([e[2] for e in examples], 1, torch.eye(3))
     graph = Graph.of(skeletons, device)
     return skeletons, collate([e[1] for e in examples]).to(device), graph, true.to(device)
 
@@ -243,15 +234,9 @@ def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> d
 
 def video_batch(examples: list[dict], device) -> dict:
     skeletons = [e["skeleton"] for e in examples]
-    J = max(s.num_joints for s in skeletons)
 
     def pad(name, fill):
-        out = []
-        for e in examples:
-            x = e[name]
-            extra = fill.expand(x.shape[0], J - x.shape[1], *x.shape[2:])
-            out.append(torch.cat([x, extra], 1))
-        return torch.stack(out).to(device)
+        return stack_padded([e[name] for e in examples], 1, fill).to(device)
 
     return {
         "skeletons": skeletons,

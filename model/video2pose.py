@@ -27,7 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import Graph
-from .pose2rot import REST_FEATURES, Block, Config, rest_features
+from .layers import Block, Config
+from .padding import stack_padded
+from .pose2rot import REST_FEATURES, rest_features
 from .skeleton import Skeleton
 
 FREQUENCIES = 6
@@ -166,5 +168,4 @@ class VideoToPose(nn.Module):
 
 def collate_queries(items: list[torch.Tensor]) -> torch.Tensor:
     """Pad per-clip query features (J_b, F) to (B, J, F)."""
-    J = max(q.shape[0] for q in items)
-    return torch.stack([F.pad(q, (0, 0, 0, J - q.shape[0])) for q in items])
+    return stack_padded(items, 0)

@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, build_metarig
 
+import model.pipeline
+import model.skeleton
+import model.video
 from model.data.bvh import load_bvh
 from model.rotations import axis_angle_to_matrix, bone_to_world_local, matrix_to_quaternion, rebase_local_rotations
 
@@ -78,7 +81,7 @@ def network_output(ext, obj, reference_frame, frames, bpy, stride=1):
     # Keys every `stride` scene frames, each from the video frame nearest its time (30 fps video).
     scene_fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
     wanted = np.floor(np.arange(frames) * stride * 30.0 / scene_fps + 0.5).astype(int)
-    video = np.array([ext.model.video.read_video(VIDEO, i, i + 1)[0] for i in wanted])
+    video = np.array([model.video.read_video(VIDEO, i, i + 1)[0] for i in wanted])
     positions = net.video_to_pose(video, sk, ref_positions, ref_rotations)
     return sk, net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)
 
@@ -240,7 +243,7 @@ def test_round_trip_through_pose_to_rotation_onto_other_rolls(blender, ext, rng)
     bpy = blender
     a = build_metarig(bpy, "basic_human")
     sk_a = ext.armature.skeleton_from_armature(a)
-    rolled = ext.model.skeleton.Skeleton(
+    rolled = model.skeleton.Skeleton(
         sk_a.parents,
         sk_a.rest_heads,
         sk_a.rest_frames @ axis_angle_to_matrix(np.outer(rng.uniform(-np.pi, np.pi, sk_a.num_joints), [0, 1, 0])),
@@ -288,7 +291,7 @@ def test_cancel_leaves_the_scene_as_it_was_and_progress_reaches_the_end(blender,
     obj = build_metarig(bpy, "bird")
     key_pose(bpy, obj, 1, rng)
     state = scene_state(bpy)
-    Options = ext.model.pipeline.CaptureOptions
+    Options = model.pipeline.CaptureOptions
     request = ext.capture.prepare(obj, VIDEO, Options(reference_frame=1, device="CPU"))
     job = ext.job.Job(request).start()
     job.cancel()
@@ -326,7 +329,7 @@ def test_operator_captures_from_the_panel_settings_in_one_undo_step(blender, ext
 def test_capture_options_are_the_same_in_the_panel_the_api_and_the_command_line(blender, ext):
     import inspect
 
-    fields = ext.model.pipeline.option_fields()
+    fields = model.pipeline.option_fields()
     names = [f.name for f in fields]
     api = inspect.signature(ext.api.capture).parameters
     assert sorted(n for n in api if n not in ("armature_object", "video_path")) == sorted(names)
@@ -349,7 +352,7 @@ def test_capture_options_are_the_same_in_the_panel_the_api_and_the_command_line(
     # The panel's settings become the same options the API would make.
     settings = blender.context.scene.mocap_anything
     settings.use_frame_end, settings.frame_end, settings.smoothing = True, 12, 1.5
-    assert ext.panel.options_from(settings) == ext.model.pipeline.CaptureOptions(frame_end=12, smoothing=1.5)
+    assert ext.panel.options_from(settings) == model.pipeline.CaptureOptions(frame_end=12, smoothing=1.5)
 
 
 def test_twist_report_and_bvh_export(blender, ext, tmp_path):
@@ -449,8 +452,9 @@ def test_command_line_exit_status_through_a_real_process(extension_zip, tmp_path
 
 
 def test_extension_builds_per_platform_with_wheels_and_validates(tmp_path):
-    """The release build for Linux: Blender's validator passes; the zip holds the add-on,
-    the model as a sub-package with the shipped weights, and the wheels it lists."""
+    """The release build for Linux: Blender's validator passes; the zip holds the add-on and
+    the wheels it lists: this project's (the `model` package with the shipped weights),
+    torch (the CPU build), OpenCV, safetensors; no numpy (Blender's own)."""
     import tomllib
     import zipfile
 
@@ -461,8 +465,25 @@ def test_extension_builds_per_platform_with_wheels_and_validates(tmp_path):
     with zipfile.ZipFile(zip_path) as z:
         names = set(z.namelist())
         manifest = tomllib.loads(z.read("blender_manifest.toml").decode())
-    assert {"__init__.py", "api.py", "cli.py", "model/network.py", "model/weights/capture.safetensors"} <= names
-    assert not any(n.startswith(("mocap_anything_addon", "model/weights/pose2rot")) for n in names)
+        (project,) = [n for n in names if n.startswith("wheels/mocap_anything-")]
+        with zipfile.ZipFile(z.open(project)) as wheel:
+            packaged = set(wheel.namelist())
+    assert {"__init__.py", "api.py", "cli.py"} <= names and not any(n.startswith("model/") for n in names)
+    shipped = {"model/network.py", "model/pipeline.py", "model/weights/capture.safetensors", "model/weights/capture.json"}
+    assert shipped <= packaged
     wheels = {w.split("/")[-1].split("-")[0].lower() for w in manifest["wheels"]}
-    assert {"torch", "opencv_python_headless", "safetensors", "sympy"} <= wheels and "numpy" not in wheels
+    assert {"mocap_anything", "torch", "opencv_python_headless", "safetensors", "sympy"} <= wheels and "numpy" not in wheels
+    assert any("torch-2.13.0+cpu" in w for w in manifest["wheels"])
     assert all(w[2:] in names for w in manifest["wheels"]) and manifest["platforms"] == ["linux-x64"]
+
+
+def test_the_add_on_and_the_tests_share_one_model_package(ext):
+    """No second copy of `model` inside the extension: the add-on's errors are the very
+    classes the model defines."""
+    import sys
+
+    import model.skeleton
+
+    assert ext.armature.SkeletonError is model.skeleton.SkeletonError
+    assert ext.api.CaptureError is model.pipeline.CaptureError
+    assert not [name for name in sys.modules if name.startswith(f"{ext.__name__}.model")]

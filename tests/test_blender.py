@@ -2,17 +2,19 @@
 
 import numpy as np
 import pytest
-from conftest import build_metarig
 
-from mocap_anything_addon.armature import skeleton_from_armature
-from mocap_anything_addon.model.skeleton import SkeletonError  # the add-on raises its own copy
-from model.data.bvh import load_bvh
-from model.data.evalsets import CMU_DIR
-from model.data.motion import Y_UP_TO_Z_UP
-from model.data.rigify import METARIGS, load_metarig
-from model.kinematics import forward_kinematics
-from model.rotations import axis_angle_to_matrix, matrix_to_quaternion
-from model.skeleton import bone_frames
+pytest.importorskip("bpy")  # the whole module needs the real Blender
+
+from conftest import build_metarig  # noqa: E402
+
+from mocap_anything_addon.armature import skeleton_from_armature  # noqa: E402
+from model.data.bvh import load_bvh  # noqa: E402
+from model.data.evalsets import CMU_DIR  # noqa: E402
+from model.data.motion import Y_UP_TO_Z_UP  # noqa: E402
+from model.data.rigify import METARIGS, load_metarig  # noqa: E402
+from model.kinematics import forward_kinematics  # noqa: E402
+from model.rotations import axis_angle_to_matrix, matrix_to_quaternion  # noqa: E402
+from model.skeleton import SkeletonError, bone_frames  # noqa: E402  (the add-on raises this very class)
 
 
 def _pose(obj, names, rotations):

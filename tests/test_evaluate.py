@@ -1,11 +1,13 @@
 import numpy as np
 import pytest
+from conftest import needs_bpy
 
 from model import evaluate
 from model.data.procedural import random_motion, random_skeleton
 from model.ik import solve_rotations
 
 
+@needs_bpy
 def test_cli_prints_tables_for_each_set_and_noise(capsys, tmp_path):
     out = tmp_path / "t.md"
     args = ["--sets", "procedural", "rigify", "--noise", "0", "2", "--max-frames", "30", "--solvers", "ik", "--out", str(out)]

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import needs_bpy
 
 from model.data.procedural import random_motion, random_skeleton
 from model.data.rigify import METARIGS, load_metarig
@@ -34,6 +35,7 @@ def test_exact_where_positions_determine_rotations(rng):
     assert np.degrees(geodesic_angle(solved, R)).max() < 1e-4
 
 
+@needs_bpy
 @pytest.mark.parametrize("name", list(METARIGS))
 def test_round_trip_on_real_rigs(name):
     sk = load_metarig(name)
@@ -97,6 +99,7 @@ def test_torch_float32_agrees_with_numpy():
     assert np.degrees(geodesic_angle(got.numpy().astype(np.float64), expected)).max() < 0.05
 
 
+@needs_bpy
 def test_noise_degrades_gracefully(rng):
     motion = random_motion(load_metarig("basic_human"), 60, seed=2)
     P = motion.positions()

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import needs_bpy
 
 from model.data.procedural import mirror_partner, random_motion, random_skeleton
 from model.metrics import angular_velocity
@@ -44,6 +45,7 @@ def test_motion_is_smooth_and_joint_limited():
     assert (speed.mean(axis=0) > 0.01).mean() > 0.9  # nearly every joint moves
 
 
+@needs_bpy
 def test_left_and_right_move_in_antiphase():
     """Mirrored joints (found by name) share a gait pattern half a cycle apart, so their
     main rotation component is anti-correlated over time (unrelated joints: about 0)."""
