@@ -7,6 +7,8 @@ and the split of the real clips between evaluation and training.
   uses the other ten);
 - `rigify`: Blender's eight Rigify metarigs (real rolls) with seeded procedural motion;
 - `procedural`: procedural creatures and motion from seeds that training never uses;
+- `robots`: the robot skeletons of `pybullet_data`'s URDFs (`model.data.urdf`) with seeded
+  procedural motion (no robot is in training);
 - rendered video sets (`load_video_set`): Cycles renders of such rigs, made by
   `scripts/render_evalset.py`, for the video stages.
 
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..skeleton import Skeleton, bone_frames, default_tails
-from . import bvh, deepmimic, procedural, rigify
+from . import bvh, deepmimic, procedural, rigify, urdf
 from .motion import Y_UP_TO_Z_UP, Motion
 
 CMU_DIR = Path("/usr/share/assimp/models/BVH")
@@ -36,7 +38,7 @@ DEEPMIMIC_CLIPS = ("cartwheel", "dance_b", "jump", "punch", "walk")  # evaluatio
 RIGIFY_FRAMES, PROCEDURAL_FRAMES, PROCEDURAL_CLIPS = 240, 240, 16
 # Procedural seeds at or above this are held out: training draws below it.
 HELD_OUT_SEED = 1_000_000
-SETS = ("cmu", "deepmimic", "rigify", "procedural")
+SETS = ("cmu", "deepmimic", "rigify", "procedural", "robots")
 
 
 def as_rig(motion: Motion, leaf_offsets: dict | None = None) -> Motion:
@@ -79,8 +81,13 @@ def _procedural() -> Iterator[tuple[str, Motion]]:
         yield f"seed{seed}", procedural.random_motion(procedural.random_skeleton(seed), PROCEDURAL_FRAMES, seed=seed)
 
 
+def _robots() -> Iterator[tuple[str, Motion]]:
+    for name in urdf.ROBOTS:
+        yield name, procedural.random_motion(urdf.load_robot(name), RIGIFY_FRAMES, seed=HELD_OUT_SEED + zlib.crc32(name.encode()))
+
+
 def load_set(name: str) -> list[tuple[str, Motion]]:
-    loaders = {"cmu": _cmu, "deepmimic": _deepmimic, "rigify": _rigify, "procedural": _procedural}
+    loaders = {"cmu": _cmu, "deepmimic": _deepmimic, "rigify": _rigify, "procedural": _procedural, "robots": _robots}
     if name not in loaders:
         raise KeyError(f"unknown evaluation set {name!r}; choose from {', '.join(SETS)}")
     return list(loaders[name]())
