@@ -182,11 +182,31 @@ def bench_cancel(ext, runs: int) -> None:
             print(f"| {label} ({stage.split(',')[0]}) | {sorted(waits)[len(waits) // 2]:.3f} |", flush=True)
 
 
+def bench_eta(ext) -> None:
+    """How right the progress bar's time left is: predicted against actual, at points of the run."""
+    import time
+
+    print(f"\nTime left as reported against as it turned out ({MEMORY_BONES} bones, 1,500 frames, 640x360):\n")
+    print("| done | reported (s) | actual (s) | ratio |\n|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        video = f"{tmp}/eta.mp4"
+        long_video(video, 1500, SIZES["640x360"])
+        obj = keyed_rig(ext)
+        request = ext.capture.prepare(obj, video, ext.job.CaptureOptions(reference_frame=1, mapping="FRAME", device="CPU"))
+        seen = []
+        ext.job.solve(request, progress=lambda p: seen.append((time.perf_counter(), p.fraction, p.eta)))
+        end = time.perf_counter()
+        for share in (0.05, 0.1, 0.25, 0.5, 0.75):
+            t, fraction, eta = next(x for x in seen if x[1] >= share and x[2] is not None)
+            print(f"| {fraction:.0%} | {eta:.1f} | {end - t:.1f} | {eta / (end - t):.2f} |", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--memory", action="store_true", help="long captures' memory and time, and Cancel, instead")
     parser.add_argument("--frames", nargs="+", type=int, default=[500, 5000, 10000], help="--memory: clip lengths")
+    parser.add_argument("--eta", action="store_true", help="only how right the reported time left is")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     zips = sorted((ROOT / "dist").glob("mocap_anything-*.zip"), key=lambda p: p.stat().st_mtime)
@@ -199,9 +219,13 @@ def main() -> int:
         probe_memory(ext, args.probe[0], int(args.probe[1]))
         return 0
     print(f"Blender {bpy.app.version_string} (bpy module), torch threads {__import__('torch').get_num_threads()}")
+    if args.eta:
+        bench_eta(ext)
+        return 0
     if args.memory:
         bench_memory(args.frames)
         bench_cancel(ext, args.runs)
+        bench_eta(ext)
         return 0
     bench_keys(ext, 175, 1000, args.runs, insert_frames=50)
     bench_capture(ext, [30, 75, 175], args.runs)
