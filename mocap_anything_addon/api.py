@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import warnings
 
+from model.pipeline import CaptureError, CaptureOptions
+
 from . import capture as _capture
 from .job import solve
-from model.pipeline import CaptureError, CaptureOptions
 
 __all__ = ["capture", "CaptureError"]
 
@@ -59,6 +60,6 @@ def capture(
     )
     request = _capture.prepare(armature_object, video_path, options)
     result = solve(request)
-    for text in result.warnings:
+    for text in _capture.messages(request, result):
         warnings.warn(text, UserWarning, stacklevel=2)
     return _capture.write(armature_object, request, result)

@@ -12,16 +12,38 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from . import keys
+from model.kinematics import local_from_world
 from model.pipeline import CaptureError
+from model.rotations import nearest_rotation
 from model.skeleton import Skeleton, SkeletonError, default_tails, parent_first_order
+
+from . import keys
 
 
 def _world_rotation(obj) -> np.ndarray:
+    """The object's world rotation; with a uniform world scale (its own or its parents'),
+    that scale is returned folded in by `_world_matrix`, any other scale is refused."""
     M = np.array(obj.matrix_world, dtype=np.float64)[:3, :3]
     scale = np.linalg.norm(M, axis=0)
-    if not np.allclose(scale, 1.0, rtol=1e-5):
-        raise SkeletonError(f"armature object {obj.name!r} is scaled {tuple(np.round(scale, 4))}; apply its scale first (Ctrl+A)")
+    if not np.allclose(scale, scale[0], rtol=1e-5) or np.abs(M.T @ M - np.diag(scale**2)).max() > 1e-5 * scale.max() ** 2:
+        culprit, o = obj, obj
+        while o is not None:
+            if not np.allclose(o.scale, o.scale[0], rtol=1e-5):
+                culprit = o
+                break
+            o = o.parent
+        raise SkeletonError(
+            f"armature {obj.name!r} is scaled unevenly in the world {tuple(np.round(scale, 4))}"
+            + (f" by {culprit.name!r}" if culprit is not obj else "")
+            + f": apply the scale of {culprit.name!r} (Ctrl+A > Scale), or scale it the same on every axis"
+        )
+    return M / scale[0]
+
+
+def _world_matrix(obj) -> np.ndarray:
+    """Rotation and uniform scale of the object in the world (3x3)."""
+    M = np.array(obj.matrix_world, dtype=np.float64)[:3, :3]
+    _world_rotation(obj)  # refuses uneven scale
     return M
 
 
@@ -48,7 +70,7 @@ def skeleton_from_armature(obj) -> Skeleton:
     W = _world_rotation(obj)
     return Skeleton(
         parents=parents,
-        rest_heads=matrices[order, :3, 3] @ W.T,
+        rest_heads=matrices[order, :3, 3] @ _world_matrix(obj).T,
         rest_frames=W @ matrices[order, :3, :3],
         names=[bones[b].name for b in order],
     )
@@ -87,16 +109,39 @@ def check_armature(obj) -> None:
     if len(obj.data.bones) == 0:
         raise CaptureError(f"armature {obj.name!r} has no bones")
     constrained = [b.name for b in obj.pose.bones if any(c.enabled and c.influence > 0 for c in b.constraints)]
-    if constrained:
-        listed = ", ".join(constrained[:4]) + (", ..." if len(constrained) > 4 else "")
-        raise CaptureError(
-            f"{len(constrained)} bone(s) of {obj.name!r} have active constraints ({listed}); they would override "
-            "the captured rotations: disable or remove them, or capture onto a constraint-free deform rig"
-        )
+    _refuse(
+        obj,
+        constrained,
+        "have active constraints, which would override the captured rotations: disable or remove them, or capture "
+        "onto a constraint-free deform rig",
+    )
+    data = obj.animation_data
+    if data is not None and data.use_tweak_mode:
+        raise CaptureError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) and capture again")
+    driven = sorted({name for fc in (data.drivers if data else ()) if (name := keys.bone_of(fc.data_path))})
+    _refuse(
+        obj,
+        driven,
+        "have drivers on their rotation, which would override the captured keys: remove the drivers (or capture onto "
+        "a copy of the rig without them)",
+    )
+    locked = [b.name for b in obj.pose.bones if any(b.lock_rotation) or (b.lock_rotations_4d and b.lock_rotation_w)]
+    _refuse(
+        obj,
+        locked,
+        "have locked rotation channels, which a capture would key anyway: unlock them (Sidebar > Item > Transform) "
+        "to capture every rotation",
+    )
     try:
         _world_rotation(obj)
     except SkeletonError as error:
         raise CaptureError(str(error)) from None
+
+
+def _refuse(obj, bones: list[str], why: str) -> None:
+    if bones:
+        listed = ", ".join(bones[:4]) + (", ..." if len(bones) > 4 else "")
+        raise CaptureError(f"{len(bones)} bone(s) of {obj.name!r} ({listed}) {why}")
 
 
 def rotation_modes(obj, names: list[str]) -> list[str]:
@@ -110,36 +155,75 @@ def scene_of(obj):
     return obj.users_scene[0]
 
 
+def hinge_bones(obj, names: list[str]) -> np.ndarray:
+    """(J,) bool: bones with Inherit Rotation off, which Blender turns from their rest frame
+    alone (`model.kinematics.local_from_world`)."""
+    return np.array([not obj.data.bones[n].use_inherit_rotation for n in names])
+
+
 def evaluated_pose(obj, skeleton: Skeleton, frames) -> tuple[np.ndarray, np.ndarray]:
     """Joint heads (T, J, 3) in world orientation (object translation dropped) and local
-    rotations (T, J, 3, 3), the rotation part of `matrix_basis`, as Blender evaluates the
-    scene at `frames`. The scene is put back on its current frame afterwards."""
+    rotations (T, J, 3, 3) in the model's convention, from the world frames Blender
+    evaluates at `frames` (`pose_bone.matrix`: keys, NLA, drivers and every inherit setting
+    included), with the armature in Pose Position for the reading. The scene is put back
+    on its current frame, and the armature in the position it had, afterwards."""
     scene, bones = scene_of(obj), obj.pose.bones
     J = len(bones)
-    basis, heads = np.empty((len(frames), J * 16), np.float32), np.empty((len(frames), J * 3), np.float32)
-    current = scene.frame_current, scene.frame_subframe
+    world, heads = np.empty((len(frames), J * 16), np.float32), np.empty((len(frames), J * 3), np.float32)
+    current, position = (scene.frame_current, scene.frame_subframe), obj.data.pose_position
     try:
+        obj.data.pose_position = "POSE"
         for t, frame in enumerate(frames):
             scene.frame_set(int(frame))
-            bones.foreach_get("matrix_basis", basis[t])
+            bones.foreach_get("matrix", world[t])
             bones.foreach_get("head", heads[t])
     finally:
+        obj.data.pose_position = position
         scene.frame_set(current[0], subframe=current[1])
     order = [bones.find(n) for n in skeleton.names]
-    basis = basis.reshape(-1, J, 4, 4).transpose(0, 1, 3, 2)[:, order, :3, :3].astype(np.float64)
-    rotations = basis / np.linalg.norm(basis, axis=-2, keepdims=True)  # bone scale keys leave the rotation
-    return heads.reshape(-1, J, 3)[:, order].astype(np.float64) @ _world_rotation(obj).T, rotations
+    G = world.reshape(-1, J, 4, 4).transpose(0, 1, 3, 2)[:, order, :3, :3].astype(np.float64)
+    G = G / np.linalg.norm(G, axis=-2, keepdims=True)  # bone scale keys leave the rotation
+    rotations = nearest_rotation(local_from_world(skeleton, _world_rotation(obj) @ G))
+    return heads.reshape(-1, J, 3)[:, order].astype(np.float64) @ _world_matrix(obj).T, rotations
+
+
+def reference_source(obj):
+    """(action, slot) holding the user's own animation: the assigned action, or, when that is
+    an earlier capture, the action it replaced (never a capture's own keys); (None, None)
+    where the rig's animation is in the NLA only."""
+    data = obj.animation_data
+    action = data.action if data else None
+    if action is None or keys.SOURCE_KEY not in action:
+        return action, keys.slot_of(obj, action) if action else None
+    source = bpy.data.actions.get(action[keys.SOURCE_KEY])
+    if source is None:
+        raise CaptureError(
+            f"{obj.name!r} has the capture {action.name!r} assigned and the action it replaced is gone: assign your own "
+            "animation, with the reference pose keyed, before capturing again"
+        )
+    slot = next((s for s in source.slots if s.identifier == action.get(keys.SOURCE_SLOT_KEY)), None) if keys.SLOTTED else None
+    return source, slot or keys.slot_of(obj, source)
 
 
 def reference_pose(obj, skeleton: Skeleton, frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pose at a keyed frame: joint heads (J, 3) and local rotations (J, 3, 3), as
-    `evaluated_pose` gives them."""
-    keyed = keys.keyed_frames(obj)
+    """The pose of the user's own animation at a keyed frame (`reference_source`): joint
+    heads (J, 3) and local rotations (J, 3, 3), as `evaluated_pose` gives them. An earlier
+    capture assigned is swapped out for the reading and put back."""
+    source, slot = reference_source(obj)
+    keyed = keys.keyed_frames(obj, source, slot)
     if frame not in keyed:
         near = f"; keyed frames include {sorted(keyed)[:8]}" if keyed else "; the armature has no rotation keys at all"
         raise CaptureError(
             f"reference frame {frame} of {obj.name!r} is not keyed{near}. Pose the rig to match the video at that "
             "frame and key the rotations of all bones (Pose Mode, select all, I)"
         )
-    heads, rotations = evaluated_pose(obj, skeleton, [frame])
+    data = obj.animation_data
+    assigned = (data.action, keys.slot_of(obj, data.action)) if data and data.action else (None, None)
+    try:
+        if source is not None and source != assigned[0]:
+            keys.assign_only(obj, source, slot)
+        heads, rotations = evaluated_pose(obj, skeleton, [frame])
+    finally:
+        if source is not None and source != assigned[0]:
+            keys.assign_only(obj, *assigned)
     return heads[0], rotations[0]

@@ -9,12 +9,22 @@ from pathlib import Path
 
 import bpy
 
-from . import keys
-from .armature import check_armature, reference_pose, rotation_modes, scene_of, skeleton_from_armature
-from .job import Request
+from model.kinematics import forward_kinematics, local_from_world
 from model.network import MAX_JOINTS, resolve_device
 from model.pipeline import CaptureError, CaptureOptions, CaptureResult, check_rig, plan_frames
 from model.video import VideoError, video_info
+
+from . import keys
+from .armature import (
+    check_armature,
+    hinge_bones,
+    reference_pose,
+    reference_source,
+    rotation_modes,
+    scene_of,
+    skeleton_from_armature,
+)
+from .job import Request
 
 
 def video_path(path: str) -> str:
@@ -49,16 +59,32 @@ def prepare(obj, video: str, options: CaptureOptions) -> Request:
     frame = scene.frame_current if options.reference_frame is None else options.reference_frame
     ref_positions, ref_rotations = reference_pose(obj, skeleton, frame)
     check_rig(skeleton, ref_positions, ref_rotations, MAX_JOINTS)
-    return Request(skeleton, ref_positions, ref_rotations, path, plan, options)
+    notes = []
+    if obj.data.pose_position == "REST":
+        notes.append(f"{obj.name!r} shows its Rest Position: switch it to Pose Position to see the capture")
+    return Request(skeleton, ref_positions, ref_rotations, path, plan, options, notes)
+
+
+def messages(request: Request, result: CaptureResult) -> list[str]:
+    """What to tell the user besides success: the request's notes and the capture's warnings."""
+    return [*request.notes, *result.warnings]
 
 
 def write(obj, request: Request, result: CaptureResult):
-    """Key the result into a new action named after the video, assigned to `obj` (the
-    action it had keeps a fake user and is not touched). Returns the action."""
-    names = request.skeleton.names
+    """Key the result into a new action named after the video, assigned to `obj`
+    (`keys.assign` keeps the action it replaces safe). Bones with Inherit Rotation off get
+    the rotations that give the predicted world frames (`model.kinematics.local_from_world`).
+    The action records the user's action it was captured against, where later captures
+    read their reference. Returns the action."""
+    skeleton, names = request.skeleton, request.skeleton.names
+    world = forward_kinematics(skeleton, result.rotations)[0]
+    basis = local_from_world(skeleton, world, hinge_bones(obj, names))
+    source, source_slot = reference_source(obj)
     action, slot = keys.new_action(
-        obj, f"{Path(request.video).stem} capture", result.scene_frames, result.rotations, names, rotation_modes(obj, names)
+        obj, f"{Path(request.video).stem} capture", result.scene_frames, basis, names, rotation_modes(obj, names)
     )
-    action.use_fake_user = True  # a later capture onto the same rig must not orphan this one
+    action[keys.SOURCE_KEY] = source.name if source is not None else ""
+    if source_slot is not None:
+        action[keys.SOURCE_SLOT_KEY] = source_slot.identifier
     keys.assign(obj, action, slot)
     return action

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import bpy
 
-from . import capture, export
-from .job import solve
 from model.pipeline import CaptureError, add_option_flags, options_from_flags
 from model.video import VideoError
+
+from . import capture, export
+from .job import solve
 
 COMMAND = "mocap_anything"
 
@@ -76,7 +77,7 @@ def run(args) -> None:
     for obj, request in jobs:
         started = time.perf_counter()
         result = solve(request)
-        for text in result.warnings:
+        for text in capture.messages(request, result):
             print(f"{COMMAND}: warning: {text}", file=sys.stderr)
         action = capture.write(obj, request, result)
         outputs = []

@@ -15,14 +15,15 @@ import bpy
 import cv2
 import numpy as np
 
-from . import keys
-from .armature import evaluated_pose, rotation_modes, skeleton_from_armature
 from model.capture import preview
 from model.data.bvh import save_bvh
 from model.data.motion import Motion
 from model.kinematics import forward_kinematics
 from model.rotations import swing_twist
 from model.video import iter_frames
+
+from . import keys
+from .armature import evaluated_pose, rotation_modes, skeleton_from_armature
 
 
 def action_frames(action) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,7 @@ class Request:
     video: str  # absolute path
     plan: Plan  # scene frames and the video frame each takes
     options: CaptureOptions
+    notes: list[str] = field(default_factory=list)  # what the user should know, said with the result
 
 
 def network(device: str) -> Network:

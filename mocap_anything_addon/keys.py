@@ -56,21 +56,33 @@ def assigned_fcurves(obj):
     return channel_fcurves(data.action, slot_of(obj, data.action))
 
 
-def _bone_of(data_path: str) -> str | None:
+def bone_of(data_path: str) -> str | None:
     if data_path.startswith('pose.bones["') and ".rotation_" in data_path:
         return data_path[len('pose.bones["') : data_path.rindex('"]')]
     return None
 
 
-def keyed_frames(obj) -> set[int]:
-    """Frames at which the assigned action keys some bone rotation."""
-    fcurves = assigned_fcurves(obj) or []
+def _keyed(fcurves, to_scene) -> set[int]:
     frames = set()
-    for fc in fcurves:
-        if _bone_of(fc.data_path) is not None and len(fc.keyframe_points):
+    for fc in fcurves or []:
+        if bone_of(fc.data_path) is not None and len(fc.keyframe_points):
             co = np.empty(2 * len(fc.keyframe_points), np.float32)
             fc.keyframe_points.foreach_get("co", co)
-            frames.update(int(f) for f in co[0::2] if float(f).is_integer())
+            frames.update(int(round(f)) for f in map(to_scene, co[0::2].astype(float)) if abs(f - round(f)) < 1e-4)
+    return frames
+
+
+def keyed_frames(obj, action=None, slot=None) -> set[int]:
+    """Scene frames at which bone rotations are keyed: in `action` (its `slot`), or, with
+    none, in the actions of the NLA's unmuted strips (their keys mapped to scene time)."""
+    if action is not None:
+        return _keyed(channel_fcurves(action, slot), lambda f: f)
+    frames = set()
+    for track in obj.animation_data.nla_tracks if obj.animation_data else ():
+        for strip in () if track.mute else track.strips:
+            if strip.action is not None and not strip.mute:
+                to_scene = lambda f, s=strip: s.frame_start + (f - s.action_frame_start) * s.scale  # noqa: E731
+                frames |= _keyed(channel_fcurves(strip.action, strip.action_slot if SLOTTED else None), to_scene)
     return frames
 
 
@@ -140,15 +152,36 @@ def new_action(obj, name: str, frames: np.ndarray, rotations: np.ndarray, names:
     return action, slot
 
 
-def assign(obj, action, slot) -> None:
-    """Make `action` drive `obj`. The action it replaces keeps a fake user, so that it is
-    still saved with the file; its keys are not touched."""
+SOURCE_KEY = "mocap_anything_source"  # on a capture's action: the name of the action it replaced
+SOURCE_SLOT_KEY = "mocap_anything_source_slot"  # ... and that action's slot (Blender 4.4+)
+STASH = "[Action Stash]"  # Blender's own name for a muted NLA track that keeps an action
+
+
+def assign_only(obj, action, slot) -> None:
+    """Make `action` (with `slot`; None: nothing) drive `obj`, and nothing else."""
     data = obj.animation_data or obj.animation_data_create()
-    if data.action is not None and not data.action.use_fake_user:
-        data.action.use_fake_user = True
     data.action = action
-    if slot is not None:
+    if SLOTTED and action is not None and slot is not None:
         data.action_slot = slot
+
+
+def assign(obj, action, slot) -> None:
+    """Make the capture `action` drive `obj`, keeping the action it replaces safe, its keys
+    untouched: the user's own action with a fake user (one, on it only), an earlier capture
+    stashed in a muted NLA track (as Blender's Action editor stashes), so that captures
+    never pile up fake users and none is lost when the file is saved."""
+    data = obj.animation_data or obj.animation_data_create()
+    old = data.action
+    if old is not None:
+        if SOURCE_KEY in old:
+            track = data.nla_tracks.new()
+            track.name, track.mute = STASH, True
+            strip = track.strips.new(old.name, int(old.frame_range[0]), old)
+            if SLOTTED and data.action_slot is not None:
+                strip.action_slot = data.action_slot
+        elif not old.use_fake_user:
+            old.use_fake_user = True
+    assign_only(obj, action, slot)
 
 
 def read_rotations(action, slot, frames, names: list[str], modes: list[str]) -> np.ndarray:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import bpy
 from bpy_extras.io_utils import ExportHelper
 
+from model.pipeline import CaptureError
+
 from . import capture, export
 from .job import Job, solve
-from model.pipeline import CaptureError
 
 _analysis: dict[tuple[str, str], dict] = {}  # (armature, action) -> twist report, this session only
 
@@ -47,7 +48,7 @@ class MOCAP_OT_capture(bpy.types.Operator):
         except (CaptureError, RuntimeError) as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        for text in result.warnings:
+        for text in capture.messages(request, result):
             self.report({"WARNING"}, text)
         self.report({"INFO"}, f"captured into {action.name!r}")
         return {"FINISHED"}
@@ -90,7 +91,7 @@ class MOCAP_OT_capture(bpy.types.Operator):
             return {"CANCELLED"}
         result = self.job.result
         action = capture.write(obj, self.job.request, result)
-        for text in result.warnings:
+        for text in capture.messages(self.job.request, result):
             self.report({"WARNING"}, text)
         self.report({"INFO"}, f"captured {len(result.rotations)} frames into {action.name!r}")
         return {"FINISHED"}  # the UNDO flag makes the keys one undo step

@@ -10,6 +10,7 @@ import numpy as np
 
 from model.pipeline import VIEWS, CaptureOptions, option_fields
 from model.video import VideoError, video_info
+
 from .operators import analysis
 
 CHOICE_TEXT = {  # per choice of an enum option: (label, description)

@@ -81,3 +81,18 @@ def forward_kinematics(skeleton: Skeleton, local_rotations, root_translation=Non
         globals_.append(G)
         heads.append(H)
     return torch.cat(globals_, -3)[..., inverse, :, :], torch.cat(heads, -2)[..., inverse, :]
+
+
+def local_from_world(skeleton: Skeleton, G: np.ndarray, hinge: np.ndarray | None = None) -> np.ndarray:
+    """World frames (..., J, 3, 3) -> the local rotations that give them: the inverse of
+    `forward_kinematics`' rotations, R_j = B_j^T B_p G_p^T G_j (roots: B_j^T G_j).
+
+    `hinge` (J,) bool marks bones that do not inherit their parent's rotation (Blender's
+    Inherit Rotation off): Blender turns them from their rest frame alone, G_j = B_j R_j,
+    so their rotation is B_j^T G_j as for a root."""
+    G = np.asarray(G, dtype=np.float64)
+    B, p = skeleton.rest_frames, skeleton.parents
+    free = p < 0 if hinge is None else (p < 0) | np.asarray(hinge, bool)
+    q = np.where(p < 0, 0, p)
+    parent_world = np.where(free[:, None, None], np.eye(3), G[..., q, :, :] @ B[q].swapaxes(-1, -2))
+    return B.swapaxes(-1, -2) @ parent_world.swapaxes(-1, -2) @ G

@@ -89,11 +89,17 @@ def test_adapter_folds_object_rotation(blender, rng):
     assert np.abs(G - W[:3, :3] @ bl_rotations).max() < 1e-4
 
 
-def test_adapter_rejects_scaled_object(blender):
+def test_adapter_folds_uniform_scale_and_rejects_uneven_scale(blender):
     obj = build_metarig(blender, "basic_human")
+    plain = skeleton_from_armature(obj)
     obj.scale = (2.0, 2.0, 2.0)
     blender.context.view_layer.update()
-    with pytest.raises(SkeletonError, match="scale"):
+    scaled = skeleton_from_armature(obj)  # heads in world units, frames unchanged
+    np.testing.assert_allclose(scaled.rest_heads, 2 * plain.rest_heads, atol=1e-6)
+    np.testing.assert_allclose(scaled.rest_frames, plain.rest_frames, atol=1e-6)
+    obj.scale = (2.0, 1.0, 2.0)
+    blender.context.view_layer.update()
+    with pytest.raises(SkeletonError, match="scaled unevenly"):
         skeleton_from_armature(obj)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kinematics import forward_kinematics
+from ..kinematics import forward_kinematics, local_from_world
 from ..rotations import axis_angle_to_matrix, axis_rotation
 from ..skeleton import Skeleton
 from .motion import Motion
@@ -29,16 +29,6 @@ def _random_rotations(rng: np.random.Generator, n: int, max_deg: float) -> np.nd
     axes = rng.normal(size=(n, 3))
     axes /= np.linalg.norm(axes, axis=-1, keepdims=True)
     return axis_angle_to_matrix(axes * np.radians(rng.uniform(0, max_deg, (n, 1))))
-
-
-def local_from_world(skeleton: Skeleton, G: np.ndarray) -> np.ndarray:
-    """World frames (..., J, 3, 3) -> local rotations on `skeleton`."""
-    B, p = skeleton.rest_frames, skeleton.parents
-    roots = p < 0
-    q = np.where(roots, 0, p)
-    # R_j = B_j^T (G_p B_p^T)^T G_j = B_j^T B_p G_p^T G_j (roots: B_j^T G_j)
-    parent_world = np.where(roots[:, None, None], np.eye(3), G[..., q, :, :] @ B[q].swapaxes(-1, -2))
-    return B.swapaxes(-1, -2) @ parent_world.swapaxes(-1, -2) @ G
 
 
 def randomise_rig(

@@ -1,0 +1,176 @@
+"""Blender's evaluation is the truth: rig setups captured exactly (twin rigs against the real
+`bpy`) or refused up front with nothing left behind; the reference is the user's own pose."""
+
+import shutil
+
+import numpy as np
+import pytest
+from conftest import build_metarig
+from test_addon import KEY_TOL, VIDEO, T, blender_pose, key_pose, network_output, scene_state
+
+
+def world_frames(bpy, obj, names, frames):
+    """(T, J, 3, 3) `pose_bone.matrix` rotations and (T, J, 3) heads, as Blender evaluates them."""
+    G, H = [], []
+    for f in frames:
+        bpy.context.scene.frame_set(int(f))
+        G.append([np.array(obj.pose.bones[n].matrix)[:3, :3] for n in names])
+        H.append([np.array(obj.pose.bones[n].head) for n in names])
+    return np.array(G), np.array(H)
+
+
+def twin(bpy, source, name):
+    """A second copy of the metarig posed, at frame 1, in the world pose `source` has there."""
+    obj = build_metarig(bpy, "basic_human")
+    obj.name = name
+    return obj
+
+
+def copy_world_pose(bpy, source, target, frame):
+    """Key `target` at `frame` in the world pose `source` has there (Blender computes the basis)."""
+    from mathutils import Matrix
+
+    bpy.context.scene.frame_set(frame)
+    target.animation_data_create().action = bpy.data.actions.new(f"{target.name} user action")
+    for bone in target.pose.bones:  # parents first: Blender keeps the order of creation
+        bone.matrix = Matrix(source.pose.bones[bone.name].matrix)
+        bpy.context.view_layer.update()
+    for bone in target.pose.bones:
+        bone.keyframe_insert(f"rotation_{'quaternion' if bone.rotation_mode == 'QUATERNION' else 'euler'}", frame=frame)
+
+
+def test_bones_that_do_not_inherit_rotation_reach_the_same_world_pose(blender, ext, rng):
+    bpy = blender
+    a = build_metarig(bpy, "basic_human")
+    key_pose(bpy, a, 1, rng)
+    b = twin(bpy, a, "hinged")
+    hinged = ["spine.004", "upper_arm.L", "forearm.R", "thigh.L", "hand.L"]
+    for name in hinged:
+        b.data.bones[name].use_inherit_rotation = False
+    copy_world_pose(bpy, a, b, 1)
+    names = [bone.name for bone in a.pose.bones]
+    G_a, H_a = world_frames(bpy, a, names, [1])
+    G_b, H_b = world_frames(bpy, b, names, [1])
+    assert np.abs(G_a - G_b).max() < 1e-5 and np.abs(H_a - H_b).max() < 1e-5  # twins at the reference
+    for obj in (a, b):
+        ext.api.capture(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=T, device="CPU")
+    G_a, H_a = world_frames(bpy, a, names, range(1, T + 1))
+    G_b, H_b = world_frames(bpy, b, names, range(1, T + 1))
+    size = max(np.ptp(H_a.reshape(-1, 3), axis=0))
+    assert np.abs(H_a - H_b).max() < 1e-4 * size and np.abs(G_a - G_b).max() < KEY_TOL
+    moved = np.degrees(np.arccos(np.clip((np.trace(G_a[0].swapaxes(-1, -2) @ G_a[-1], axis1=-2, axis2=-1) - 1) / 2, -1, 1)))
+    assert moved.max() > 1  # the capture moved the rig: the twins agree on motion, not on a still pose
+
+
+def test_capturing_again_reads_the_users_pose_and_keys_the_same(blender, ext, rng):
+    bpy = blender
+    obj = build_metarig(bpy, "basic_human")
+    key_pose(bpy, obj, 1, rng)
+    user = obj.animation_data.action
+    captures = [ext.api.capture(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=T, device="CPU") for _ in range(3)]
+    names = [bone.name for bone in obj.pose.bones]
+    poses = []
+    for action in captures:
+        obj.animation_data.action = action
+        poses.append(blender_pose(bpy, obj, names, range(1, T + 1)))
+    assert np.abs(poses[1] - poses[0]).max() == 0 and np.abs(poses[2] - poses[0]).max() == 0
+    assert all(a[ext.keys.SOURCE_KEY] == user.name for a in captures)
+    # One fake user (the user's own action); earlier captures kept in muted stash tracks.
+    assert [a.name for a in bpy.data.actions if a.use_fake_user] == [user.name]
+    stashed = [s.action for t in obj.animation_data.nla_tracks if t.name == ext.keys.STASH and t.mute for s in t.strips]
+    assert stashed == captures[:2]
+
+
+def test_rest_position_is_captured_as_in_pose_position_and_said(blender, ext, rng):
+    bpy = blender
+    obj = build_metarig(bpy, "basic_human")
+    key_pose(bpy, obj, 1, rng)
+    sk, expected = network_output(ext, obj, 1, T, bpy)
+    obj.data.pose_position = "REST"
+    with pytest.warns(UserWarning, match="Rest Position: switch it to Pose Position"):
+        ext.api.capture(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=T, device="CPU")
+    assert obj.data.pose_position == "REST"  # left as the user had it
+    obj.data.pose_position = "POSE"
+    assert np.abs(blender_pose(bpy, obj, sk.names, range(1, T + 1)) - expected).max() < KEY_TOL
+
+
+def test_reference_keyed_only_in_the_nla_is_read_from_it(blender, ext, rng):
+    bpy = blender
+    obj = build_metarig(bpy, "basic_human")
+    key_pose(bpy, obj, 1, rng)
+    sk, expected = network_output(ext, obj, 1, T, bpy)
+    data = obj.animation_data
+    action, slot = data.action, data.action_slot
+    track = data.nla_tracks.new()
+    strip = track.strips.new(action.name, 1, action)
+    strip.action_slot = slot
+    data.action = None
+    ext.api.capture(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=T, device="CPU")
+    assert np.abs(blender_pose(bpy, obj, sk.names, range(1, T + 1)) - expected).max() < KEY_TOL
+
+
+def test_uniformly_scaled_parent_is_folded_in(blender, ext, rng):
+    bpy = blender
+    obj = build_metarig(bpy, "basic_human")
+    parent = bpy.data.objects.new("holder", None)
+    bpy.context.scene.collection.objects.link(parent)
+    parent.scale, parent.rotation_euler = (2.0, 2.0, 2.0), (0.0, 0.0, 0.7)
+    obj.parent = parent
+    bpy.context.view_layer.update()
+    key_pose(bpy, obj, 1, rng)
+    sk, expected = network_output(ext, obj, 1, T, bpy)
+    ext.api.capture(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=T, device="CPU")
+    assert np.abs(blender_pose(bpy, obj, sk.names, range(1, T + 1)) - expected).max() < KEY_TOL
+
+
+def test_rigs_that_cannot_be_captured_faithfully_are_refused_up_front(blender, ext, rng):
+    bpy = blender
+    CaptureError = ext.api.CaptureError
+    obj = build_metarig(bpy, "basic_human")
+    key_pose(bpy, obj, 1, rng)
+
+    def refused(message):
+        state = scene_state(bpy), len(obj.animation_data.nla_tracks)
+        with pytest.raises(CaptureError, match=message):
+            ext.api.capture(obj, VIDEO, reference_frame=1, device="CPU")
+        assert (scene_state(bpy), len(obj.animation_data.nla_tracks)) == state, message
+
+    driver = obj.pose.bones["forearm.L"].driver_add("rotation_quaternion", 1)
+    refused(r"1 bone\(s\) of 'basic_human' \(forearm.L\) have drivers on their rotation")
+    obj.pose.bones["forearm.L"].driver_remove("rotation_quaternion", 1)
+    del driver
+    obj.pose.bones["shin.R"].lock_rotation[0] = True
+    refused(r"\(shin.R\) have locked rotation channels")
+    obj.pose.bones["shin.R"].lock_rotation[0] = False
+    parent = bpy.data.objects.new("squash", None)
+    bpy.context.scene.collection.objects.link(parent)
+    parent.scale = (1.0, 1.0, 0.5)
+    obj.parent = parent
+    bpy.context.view_layer.update()
+    refused("scaled unevenly in the world .* by 'squash': apply the scale of 'squash'")
+    obj.parent = None
+    bpy.context.view_layer.update()
+    data = obj.animation_data
+    track = data.nla_tracks.new()
+    strip = track.strips.new("strip", 1, data.action)
+    strip.action_slot = data.action_slot
+    data.action = None
+    track.select = strip.select = True
+    data.use_tweak_mode = True
+    refused("NLA tweak mode: leave it")
+    data.use_tweak_mode = False
+
+
+def test_video_paths_relative_to_the_blend_and_with_any_characters(blender, ext, rng, tmp_path):
+    bpy = blender
+    folder = tmp_path / "shots été"
+    folder.mkdir()
+    shutil.copy(VIDEO, folder / "take one ü.mp4")
+    obj = build_metarig(bpy, "basic_human")
+    key_pose(bpy, obj, 1, rng)
+    bpy.ops.wm.save_as_mainfile(filepath=str(folder / "shot.blend"))
+    obj = bpy.data.objects["basic_human"]
+    action = ext.api.capture(obj, "//take one ü.mp4", reference_frame=1, frame_start=1, frame_end=4, device="CPU")
+    assert action.name == "take one ü capture"
+    with pytest.raises(ext.api.CaptureError, match="no video was chosen"):
+        ext.api.capture(obj, "  ", reference_frame=1)
