@@ -4,13 +4,16 @@
         --video clip.mp4 --reference-frame 1 --out shot_captured.blend --bvh clip.bvh
 
 Batches: several `--video`s onto one armature, one video onto several `--armature`s, or N
-of each paired in order; every input is checked before anything is captured. Exit status
-0 on success; otherwise 1 and one line on stderr, and nothing is written.
+of each paired in order; every input, and that every output can be written, is checked
+before anything is captured. Every file is written under a temporary name beside its
+place and moved there only when the whole batch has succeeded. Exit status 0 on success;
+otherwise 1 and one line on stderr, and nothing is written.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--video", nargs="+", required=True, help="video file(s)")
     add_option_flags(c)  # the capture options, as `CaptureOptions` defines them
     c.add_argument("--out", required=True, help="the .blend to write")
+    c.add_argument("--overwrite", action="store_true", help="allow --out to be the --blend it reads")
     c.add_argument("--bvh", help="BVH of the captured action (a folder when capturing several)")
     c.add_argument("--preview", help="PNG: video frames beside the posed rig (a folder when capturing several)")
     c.add_argument("--twist-report", help="twist per bone and frame, .csv or .json (a folder when capturing several)")
@@ -50,16 +54,65 @@ def _pairs(armatures: list[str], videos: list[str]) -> list[tuple[str, str]]:
     raise CaptureError(f"give one armature, one video, or as many of each ({len(armatures)} and {len(videos)} given)")
 
 
+SUFFIXES = {"bvh": (".bvh",), "twist_report": (".csv", ".json"), "preview": (".png", ".jpg", ".jpeg")}
+
+
+class Outputs:
+    """The files of a run, written under temporary names beside their places and moved there
+    only when everything has succeeded (`commit`); otherwise (`rollback`) none is left."""
+
+    def __init__(self):
+        self.moves: list[tuple[Path, Path]] = []
+        self.made: list[Path] = []
+
+    @staticmethod
+    def check(path: Path, suffixes: tuple[str, ...] | None = None) -> None:
+        """Refuse, before any capture, a file that could not be written."""
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise CaptureError(f"{path}: the file name must end in {' or '.join(suffixes)}")
+        if path.is_dir():
+            raise CaptureError(f"{path} is a folder, not a file")
+        folder = path.parent
+        while not folder.exists():
+            folder = folder.parent
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise CaptureError(f"cannot write {path}: {folder} is not writable")
+
+    def temporary(self, path: Path) -> Path:
+        missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+        for folder in reversed(missing):
+            folder.mkdir()
+            self.made.append(folder)
+        temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+        self.moves.append((temporary, path))
+        return temporary
+
+    def commit(self) -> list[Path]:
+        for temporary, path in self.moves:
+            os.replace(temporary, path)
+        return [path for _, path in self.moves]
+
+    def rollback(self) -> None:
+        for temporary, _ in self.moves:
+            temporary.unlink(missing_ok=True)
+        for folder in reversed(self.made):
+            if folder.exists() and not any(folder.iterdir()):
+                folder.rmdir()
+
+
 def _output(path: str | None, action, suffix: str, several: bool) -> Path | None:
     if path is None:
         return None
-    return Path(path) / f"{bpy.path.clean_name(action.name)}{suffix}" if several else Path(path)
+    return Path(path).resolve() / f"{bpy.path.clean_name(action.name)}{suffix}" if several else Path(path).resolve()
 
 
 def run(args) -> None:
+    out = Path(args.out).resolve()
     if args.blend:
         if not Path(args.blend).is_file():
             raise CaptureError(f"no such .blend file: {args.blend}")
+        if out == Path(args.blend).resolve() and not args.overwrite:
+            raise CaptureError(f"--out is the input {args.blend}: write elsewhere, or add --overwrite to replace it")
         bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend).resolve()))
     truth = None
     if args.truth_action:
@@ -71,30 +124,49 @@ def run(args) -> None:
         obj = bpy.data.objects.get(name)
         if obj is None:
             raise CaptureError(f"no object named {name!r} in the file")
-        options = options_from_flags(args)
-        jobs.append((obj, capture.prepare(obj, video, options)))
+        jobs.append((obj, capture.prepare(obj, video, options_from_flags(args))))
     several = len(jobs) > 1
+    Outputs.check(out, (".blend",))
+    for kind, suffixes in SUFFIXES.items():
+        if (path := getattr(args, kind)) is not None:
+            Outputs.check(Path(path).resolve() / f"x{suffixes[0]}" if several else Path(path).resolve(), suffixes)
+    outputs = Outputs()
+    try:
+        written = capture_all(args, jobs, several, truth, outputs)
+        bpy.ops.wm.save_as_mainfile(filepath=str(outputs.temporary(out)), copy=True)
+        outputs.commit()
+    except BaseException:
+        outputs.rollback()
+        raise
+    for line in written:
+        print(line)
+    print(f"saved {out}")
+
+
+def capture_all(args, jobs, several: bool, truth, outputs: Outputs) -> list[str]:
+    """Capture every job and write its files (under temporary names); the lines to print."""
+    lines = []
     for obj, request in jobs:
         started = time.perf_counter()
         result = solve(request)
         for text in capture.messages(request, result):
             print(f"{COMMAND}: warning: {text}", file=sys.stderr)
         action = capture.write(obj, request, result)
-        outputs = []
+        files = []
         if path := _output(args.bvh, action, ".bvh", several):
-            outputs.append(export.export_bvh(obj, action, path))
+            export.export_bvh(obj, action, outputs.temporary(path))
+            files.append(path)
         if path := _output(args.twist_report, action, ".csv", several):
-            outputs.append(export.write_twist_report(export.twist_report(obj, action, truth), path))
+            export.write_twist_report(export.twist_report(obj, action, truth), outputs.temporary(path))
+            files.append(path)
         if path := _output(args.preview, action, ".png", several):
-            outputs.append(export.write_preview(obj, action, request.video, path, result.video_frames, truth=truth))
-        print(
+            export.write_preview(obj, action, request.video, outputs.temporary(path), result.video_frames, truth=truth)
+            files.append(path)
+        lines.append(
             f"{Path(request.video).name} -> {obj.name}: {len(result.rotations)} frames x {request.skeleton.num_joints} bones "
-            f"in {time.perf_counter() - started:.1f} s, action {action.name!r}" + "".join(f", {p}" for p in outputs)
+            f"in {time.perf_counter() - started:.1f} s, action {action.name!r}" + "".join(f", {p}" for p in files)
         )
-    out = Path(args.out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    bpy.ops.wm.save_as_mainfile(filepath=str(out))
-    print(f"saved {out}")
+    return lines
 
 
 def command(argv: list[str]) -> int:

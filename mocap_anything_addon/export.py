@@ -107,5 +107,6 @@ def write_preview(obj, action, video: str, path: str | Path, video_frames, *, tr
     image = preview(np.array(images), skeleton, heads, true_heads)
     path = Path(bpy.path.abspath(str(path)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), image[..., ::-1])
+    if not cv2.imwrite(str(path), image[..., ::-1]):
+        raise OSError(f"could not write the preview {path} (an image file name: .png or .jpg)")
     return path

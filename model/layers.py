@@ -10,14 +10,28 @@ from torch import nn
 
 from .attention import ATTENTION_KINDS, Graph, GraphAttention
 
+# Bounds of a network's sizes: a configuration read from a file cannot ask for a network
+# that would take gigabytes before anything else could fail.
+MAX_SIZE = {"width": 1024, "heads": 32, "kernel": 31, "window": 31, "image_size": 1024}
+MAX_LAYERS = 32
+
 
 class Config:
-    """What the networks' frozen config dataclasses share: the attention-kind check and
-    the json round trip (unknown keys are ignored, missing ones take the defaults)."""
+    """What the networks' frozen config dataclasses share: the checks (attention kind,
+    sizes within bounds) and the json round trip (unknown keys are ignored, missing ones
+    take the defaults)."""
 
     def __post_init__(self):
         if self.attention not in ATTENTION_KINDS:
             raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in (int, "int"):
+                low, top = (1, MAX_SIZE[f.name]) if f.name in MAX_SIZE else (0, MAX_LAYERS)
+                if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= top:
+                    raise ValueError(f"{f.name} must be a whole number in [{low}, {top}], got {value!r}")
+            elif f.type in (bool, "bool") and not isinstance(value, bool):
+                raise ValueError(f"{f.name} must be true or false, got {value!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -178,21 +178,38 @@ def save_checkpoint(path: str | Path, parts: nn.ModuleDict, stage: str, training
 
 
 def load_checkpoint(path: str | Path, only: tuple[str, ...] | None = None) -> tuple[nn.ModuleDict, dict]:
-    """The checkpoint's parts (or the named ones among them, `only`) and its json."""
+    """The checkpoint's parts (or the named ones among them, `only`) and its json. Anything
+    wrong with the files (missing, damaged, tampered: bad json, a configuration out of
+    bounds, tensors that do not fit it or are not finite) is one `CheckpointError` line,
+    raised before any large allocation; nothing in them is ever executed."""
     path = Path(path)
     config_path = path.with_suffix(".json")
+    damaged = f"the weights {path.name} are damaged or not this version's; reinstall the extension (or the package)"
     if not path.is_file() or not config_path.is_file():
         raise CheckpointError(f"checkpoint {path} needs both {path.name} and {config_path.name}")
-    info = json.loads(config_path.read_text(encoding="utf-8"))
-    if info.get("format_version") != FORMAT_VERSION or info.get("stage") not in STAGES:
+    try:
+        info = json.loads(config_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{damaged} ({config_path.name} is not json)") from None
+    if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION or info.get("stage") not in STAGES:
         raise CheckpointError(f"{config_path} is not a version-{FORMAT_VERSION} checkpoint of a known stage")
     names = [n for n in STAGES[info["stage"]] if only is None or n in only]
     try:
-        parts = nn.ModuleDict({name: PARTS[name][1](PARTS[name][0].from_dict(info["config"][name])) for name in names})
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{config_path} holds an unusable configuration: {error}") from error
-    tensors = {k: v for k, v in load_file(str(path)).items() if k.split(".", 1)[0] in names}
-    missing, unexpected = parts.load_state_dict(tensors, strict=False)
+        configs = {name: PARTS[name][0].from_dict(info["config"][name]) for name in names}  # bounded: `layers.Config`
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(f"{config_path} holds an unusable configuration: {str(error).splitlines()[0]}") from None
+    try:
+        tensors = {k: v for k, v in load_file(str(path)).items() if k.split(".", 1)[0] in names}
+    except Exception:  # safetensors' own errors for truncated or garbled files
+        raise CheckpointError(damaged) from None
+    bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{damaged} ({bad} holds NaN or infinite values)")
+    parts = nn.ModuleDict({name: PARTS[name][1](configs[name]) for name in names})
+    try:
+        missing, unexpected = parts.load_state_dict(tensors, strict=False)
+    except RuntimeError:  # shapes that do not fit the configuration
+        raise CheckpointError(f"{damaged} (its tensors do not fit its configuration)") from None
     if missing or unexpected:
         raise CheckpointError(f"{path} does not match its configuration (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return parts, info

@@ -160,6 +160,37 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     assert network.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def test_damaged_or_tampered_weights_are_one_clear_line(tmp_path):
+    path = tmp_path / "p2r.safetensors"
+    network.save_checkpoint(path, torch.nn.ModuleDict({"pose2rot": PoseToRotation(SMALL)}), "p2r", {"command": "test"})
+    good_json, good_weights = path.with_suffix(".json").read_text(), path.read_bytes()
+    info = json.loads(good_json)
+
+    def refused(message, weights=good_weights, config=good_json):
+        path.write_bytes(weights)
+        path.with_suffix(".json").write_text(config if isinstance(config, str) else json.dumps(config))
+        with pytest.raises(network.CheckpointError, match=message) as caught:
+            network.Network.load(path)
+        assert len(str(caught.value).splitlines()) == 1
+
+    refused("damaged", weights=good_weights[: len(good_weights) // 2])  # truncated
+    refused("damaged", weights=b"\x00" * 64)  # garbage
+    refused("is not json", config="{not json")
+    refused("not a version-2 checkpoint", config=[1, 2, 3])
+    wider = {**info, "config": {"pose2rot": {**info["config"]["pose2rot"], "width": 64}}}
+    refused("do not fit its configuration", config=wider)
+    huge = {**info, "config": {"pose2rot": {**info["config"]["pose2rot"], "width": 10**6, "decoder_layers": 10**4}}}
+    refused(r"width must be a whole number in \[1, 1024\]", config=huge)  # refused before allocating anything
+    refused("unusable configuration", config={**info, "config": {"pose2rot": [96, 4]}})
+    from safetensors.torch import load_file, save_file
+
+    path.write_bytes(good_weights)
+    tensors = load_file(str(path))
+    tensors[next(iter(tensors))] = torch.full_like(tensors[next(iter(tensors))], float("nan"))
+    save_file(tensors, str(path), metadata={"format_version": "2"})
+    refused("NaN or infinite", weights=path.read_bytes())
+
+
 def test_training_lowers_the_loss():
     torch.manual_seed(0)
     model = PoseToRotation(SMALL)

@@ -174,3 +174,40 @@ def test_video_paths_relative_to_the_blend_and_with_any_characters(blender, ext,
     assert action.name == "take one ü capture"
     with pytest.raises(ext.api.CaptureError, match="no video was chosen"):
         ext.api.capture(obj, "  ", reference_frame=1)
+
+
+def test_command_line_batch_is_all_or_nothing(blender, ext, tmp_path, capsys):
+    from test_addon import BLEND
+    from test_video import write_video
+
+    broken = tmp_path / "broken.avi"  # the header promises 40 frames; only the first decodes
+    write_video(broken, "MJPG", (64, 48), 40, 30.0)
+    broken.write_bytes(broken.read_bytes()[:6000])
+    work = tmp_path / "outputs"
+    work.mkdir()
+    args = ["capture", "--blend", BLEND, "--armature", "creature", "--reference-frame", "0", "--device", "CPU"]
+    args += ["--frame-end", "4", "--mapping", "FRAME", "--out", str(work / "out.blend")]
+    files = ["--bvh", str(work / "bvh"), "--preview", str(work / "png"), "--twist-report", str(work / "twist")]
+    # The first video captures and writes its files; the second decodes nothing from frame 2: all is undone.
+    assert ext.cli.command([*args, *files, "--video", VIDEO, str(broken), "--video-start", "2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("mocap_anything: error:") and "could be decoded" in err[-1]
+    assert list(work.iterdir()) == []
+
+    cases = [
+        (["--video", VIDEO, "--preview", str(work / "preview")], "must end in .png or .jpg or .jpeg"),
+        (["--video", VIDEO, "--twist-report", str(work / "twist.txt")], "must end in .csv or .json"),
+    ]
+    for extra, message in cases:
+        assert ext.cli.command([*args, *extra]) == 1
+        assert message in capsys.readouterr().err
+        assert list(work.iterdir()) == []
+    inplace = tmp_path / "shot.blend"
+    shutil.copy(BLEND, inplace)
+    before = inplace.read_bytes()
+    same = ["capture", "--blend", str(inplace), "--armature", "creature", "--reference-frame", "0", "--device", "CPU"]
+    same += ["--frame-end", "4", "--video", VIDEO, "--out", str(inplace)]
+    assert ext.cli.command(same) == 1 and "add --overwrite" in capsys.readouterr().err
+    assert inplace.read_bytes() == before
+    assert ext.cli.command([*same, "--overwrite"]) == 0 and inplace.read_bytes() != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.avi", "outputs", "shot.blend"]  # no partial files
