@@ -118,6 +118,13 @@ def check_armature(obj) -> None:
     data = obj.animation_data
     if data is not None and data.use_tweak_mode:
         raise CaptureError(f"{obj.name!r} is in NLA tweak mode: leave it (Tab in the NLA editor) and capture again")
+    if data is not None and any(not t.mute for t in data.nla_tracks):
+        if data.action_blend_type != "REPLACE" or data.action_influence < 1:
+            raise CaptureError(
+                f"{obj.name!r} blends its action over the NLA ({data.action_blend_type.title()}, influence "
+                f"{data.action_influence:g}), which would mix the captured keys with the strips: set the action's "
+                "blending to Replace at influence 1 (NLA editor, Sidebar > Animated Influence) and capture again"
+            )
     driven = sorted({name for fc in (data.drivers if data else ()) if (name := keys.bone_of(fc.data_path))})
     _refuse(
         obj,

@@ -8,9 +8,10 @@ import os
 import bpy
 import numpy as np
 
-from model.pipeline import VIEWS, CaptureOptions, option_fields
+from model.pipeline import VIEWS, CaptureError, CaptureOptions, option_fields
 from model.video import VideoError, video_info
 
+from .armature import reference_source
 from .operators import analysis
 
 CHOICE_TEXT = {  # per choice of an enum option: (label, description)
@@ -76,6 +77,16 @@ class MocapStatus(bpy.types.PropertyGroup):
     text: bpy.props.StringProperty()
 
 
+def reference_text(obj, settings, scene) -> str:
+    """Where the reference pose will be read: the user's action (never a capture) and frame."""
+    frame = settings.reference_frame if settings.use_reference_frame else scene.frame_current
+    try:
+        source, _ = reference_source(obj)
+    except CaptureError as error:
+        return str(error)
+    return f"reference: {source.name if source else 'the NLA'}, frame {frame}"
+
+
 _rates: dict[tuple, str] = {}
 
 
@@ -123,6 +134,8 @@ class MOCAP_PT_capture(_Tab, bpy.types.Panel):
         row.prop(s, "use_reference_frame", text="")
         row.active = s.use_reference_frame
         row.prop(s, "reference_frame", text="Reference" if s.use_reference_frame else "Reference: current frame")
+        if obj is not None and obj.type == "ARMATURE":
+            layout.label(text=reference_text(obj, s, context.scene), icon="KEYFRAME")
         layout.prop(s, "view")
         layout.prop(s, "device")
         layout.prop(s, "smoothing")

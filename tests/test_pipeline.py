@@ -36,7 +36,9 @@ def one_pass(net, path, sk, ref_p, ref_r, options):
     return positions, smooth_rotations(rotations, options.smoothing)
 
 
-@pytest.mark.parametrize("view, smoothing, chunks", [("FRONT", 0.0, (16, 32)), ("LEFT", 1.5, (1, 7)), ("BACK", 4.0, (5, 3))])
+@pytest.mark.parametrize(
+    "view, smoothing, chunks", [("FRONT", 0.0, (16, 32)), ("LEFT", 1.5, (1, 7)), ("BACK", 4.0, (5, 3)), ("RIGHT", 10.0, (16, 32))]
+)
 def test_streamed_capture_equals_one_pass(clip, monkeypatch, view, smoothing, chunks):
     monkeypatch.setattr(pipeline, "VIDEO_CHUNK", chunks[0])
     monkeypatch.setattr(pipeline, "POSE_CHUNK", chunks[1])

@@ -47,6 +47,8 @@ def test_bones_that_do_not_inherit_rotation_reach_the_same_world_pose(blender, e
     hinged = ["spine.004", "upper_arm.L", "forearm.R", "thigh.L", "hand.L"]
     for name in hinged:
         b.data.bones[name].use_inherit_rotation = False
+    for name, mode in (("shin.L", "NONE"), ("forearm.L", "ALIGNED"), ("spine.002", "FIX_SHEAR"), ("foot.R", "AVERAGE")):
+        b.data.bones[name].inherit_scale = mode  # no scale in the pose: the same world frames
     copy_world_pose(bpy, a, b, 1)
     names = [bone.name for bone in a.pose.bones]
     G_a, H_a = world_frames(bpy, a, names, [1])
@@ -159,6 +161,10 @@ def test_rigs_that_cannot_be_captured_faithfully_are_refused_up_front(blender, e
     data.use_tweak_mode = True
     refused("NLA tweak mode: leave it")
     data.use_tweak_mode = False
+    data.action = strip.action
+    data.action_blend_type = "ADD"
+    refused("blends its action over the NLA")
+    data.action_blend_type = "REPLACE"
 
 
 def test_video_paths_relative_to_the_blend_and_with_any_characters(blender, ext, rng, tmp_path):
