@@ -20,31 +20,26 @@ from model.skeleton import Skeleton, SkeletonError, default_tails, parent_first_
 from . import keys
 
 
-def _world_rotation(obj) -> np.ndarray:
-    """The object's world rotation; with a uniform world scale (its own or its parents'),
-    that scale is returned folded in by `_world_matrix`, any other scale is refused."""
+def _world_transform(obj) -> tuple[np.ndarray, np.ndarray]:
+    """(rotation, rotation and uniform scale) of the object in the world, 3x3 each. A world
+    scale that is uneven or mirrors (its own or a parent's) is refused, naming the object."""
     M = np.array(obj.matrix_world, dtype=np.float64)[:3, :3]
     scale = np.linalg.norm(M, axis=0)
-    if not np.allclose(scale, scale[0], rtol=1e-5) or np.abs(M.T @ M - np.diag(scale**2)).max() > 1e-5 * scale.max() ** 2:
+    uneven = not np.allclose(scale, scale[0], rtol=1e-5) or np.abs(M.T @ M - np.diag(scale**2)).max() > 1e-5 * scale.max() ** 2
+    if uneven or np.linalg.det(M) <= 0:
         culprit, o = obj, obj
         while o is not None:
-            if not np.allclose(o.scale, o.scale[0], rtol=1e-5):
+            if not np.allclose(o.scale, o.scale[0], rtol=1e-5) or np.prod(o.scale) <= 0:
                 culprit = o
                 break
             o = o.parent
+        kind = "unevenly" if uneven else "negatively (mirrored)"
         raise SkeletonError(
-            f"armature {obj.name!r} is scaled unevenly in the world {tuple(np.round(scale, 4))}"
+            f"armature {obj.name!r} is scaled {kind} in the world {tuple(np.round(scale, 4))}"
             + (f" by {culprit.name!r}" if culprit is not obj else "")
-            + f": apply the scale of {culprit.name!r} (Ctrl+A > Scale), or scale it the same on every axis"
+            + f": apply the scale of {culprit.name!r} (Ctrl+A > Scale), or scale it by the same positive factor on every axis"
         )
-    return M / scale[0]
-
-
-def _world_matrix(obj) -> np.ndarray:
-    """Rotation and uniform scale of the object in the world (3x3)."""
-    M = np.array(obj.matrix_world, dtype=np.float64)[:3, :3]
-    _world_rotation(obj)  # refuses uneven scale
-    return M
+    return M / scale[0], M
 
 
 def bone_order(obj) -> list[str]:
@@ -67,10 +62,10 @@ def skeleton_from_armature(obj) -> Skeleton:
     order = [bones.find(name) for name in bone_order(obj)]
     position = {b: i for i, b in enumerate(order)}
     parents = np.array([position[bones.find(bones[b].parent.name)] if bones[b].parent else -1 for b in order])
-    W = _world_rotation(obj)
+    W, M = _world_transform(obj)
     return Skeleton(
         parents=parents,
-        rest_heads=matrices[order, :3, 3] @ _world_matrix(obj).T,
+        rest_heads=matrices[order, :3, 3] @ M.T,
         rest_frames=W @ matrices[order, :3, :3],
         names=[bones[b].name for b in order],
     )
@@ -140,7 +135,7 @@ def check_armature(obj) -> None:
         "to capture every rotation",
     )
     try:
-        _world_rotation(obj)
+        _world_transform(obj)
     except SkeletonError as error:
         raise CaptureError(str(error)) from None
 
@@ -190,8 +185,9 @@ def evaluated_pose(obj, skeleton: Skeleton, frames) -> tuple[np.ndarray, np.ndar
     order = [bones.find(n) for n in skeleton.names]
     G = world.reshape(-1, J, 4, 4).transpose(0, 1, 3, 2)[:, order, :3, :3].astype(np.float64)
     G = G / np.linalg.norm(G, axis=-2, keepdims=True)  # bone scale keys leave the rotation
-    rotations = nearest_rotation(local_from_world(skeleton, _world_rotation(obj) @ G))
-    return heads.reshape(-1, J, 3)[:, order].astype(np.float64) @ _world_matrix(obj).T, rotations
+    W, M = _world_transform(obj)
+    rotations = nearest_rotation(local_from_world(skeleton, W @ G))
+    return heads.reshape(-1, J, 3)[:, order].astype(np.float64) @ M.T, rotations
 
 
 def reference_source(obj):
@@ -202,6 +198,8 @@ def reference_source(obj):
     action = data.action if data else None
     if action is None or keys.SOURCE_KEY not in action:
         return action, keys.slot_of(obj, action) if action else None
+    if action[keys.SOURCE_KEY] == "":  # captured against the NLA alone
+        return None, None
     source = bpy.data.actions.get(action[keys.SOURCE_KEY])
     if source is None:
         raise CaptureError(
@@ -226,11 +224,12 @@ def reference_pose(obj, skeleton: Skeleton, frame: int) -> tuple[np.ndarray, np.
         )
     data = obj.animation_data
     assigned = (data.action, keys.slot_of(obj, data.action)) if data and data.action else (None, None)
+    swap = source != assigned[0]  # an earlier capture is assigned: read without it
     try:
-        if source is not None and source != assigned[0]:
+        if swap:
             keys.assign_only(obj, source, slot)
         heads, rotations = evaluated_pose(obj, skeleton, [frame])
     finally:
-        if source is not None and source != assigned[0]:
+        if swap:
             keys.assign_only(obj, *assigned)
     return heads[0], rotations[0]

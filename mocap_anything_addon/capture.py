@@ -54,8 +54,6 @@ def prepare(obj, video: str, options: CaptureOptions) -> Request:
     scene = scene_of(obj)
     plan = plan_frames(options, info, scene_start=scene.frame_start, scene_fps=scene_fps(scene))
     skeleton = skeleton_from_armature(obj)
-    if skeleton.num_joints > MAX_JOINTS:
-        raise CaptureError(f"{obj.name!r} has {skeleton.num_joints} bones; at most {MAX_JOINTS} are supported")
     frame = scene.frame_current if options.reference_frame is None else options.reference_frame
     ref_positions, ref_rotations = reference_pose(obj, skeleton, frame)
     check_rig(skeleton, ref_positions, ref_rotations, MAX_JOINTS)
@@ -63,6 +61,13 @@ def prepare(obj, video: str, options: CaptureOptions) -> Request:
     if obj.data.pose_position == "REST":
         notes.append(f"{obj.name!r} shows its Rest Position: switch it to Pose Position to see the capture")
     return Request(skeleton, ref_positions, ref_rotations, path, plan, options, notes)
+
+
+def check_unchanged(obj, request: Request) -> None:
+    """Before writing a result computed in the background: the rig still takes it."""
+    check_armature(obj)
+    if skeleton_from_armature(obj).names != request.skeleton.names:
+        raise CaptureError(f"the bones of {obj.name!r} changed during the capture; nothing was written: capture again")
 
 
 def messages(request: Request, result: CaptureResult) -> list[str]:

@@ -79,6 +79,8 @@ class Outputs:
             raise CaptureError(f"cannot write {path}: {folder} is not writable")
 
     def temporary(self, path: Path) -> Path:
+        if any(path == final for _, final in self.moves):
+            raise CaptureError(f"two outputs of this run would both be {path}: give the videos distinct names")
         missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
         for folder in reversed(missing):
             folder.mkdir()
@@ -88,9 +90,17 @@ class Outputs:
         return temporary
 
     def commit(self) -> list[Path]:
-        for temporary, path in self.moves:
-            os.replace(temporary, path)
-        return [path for _, path in self.moves]
+        """Move every file into place; if one move fails, the ones before are taken back."""
+        done = []
+        try:
+            for temporary, path in self.moves:
+                os.replace(temporary, path)
+                done.append(path)
+        except OSError:
+            for path in done:
+                path.unlink(missing_ok=True)
+            raise
+        return done
 
     def rollback(self) -> None:
         for temporary, _ in self.moves:
@@ -160,7 +170,8 @@ def capture_all(args, jobs, several: bool, truth, outputs: Outputs) -> list[str]
             export.write_twist_report(export.twist_report(obj, action, truth), outputs.temporary(path))
             files.append(path)
         if path := _output(args.preview, action, ".png", several):
-            export.write_preview(obj, action, request.video, outputs.temporary(path), result.video_frames, truth=truth)
+            preview = outputs.temporary(path)
+            export.write_preview(obj, action, request.video, preview, result.scene_frames, result.video_frames, truth=truth)
             files.append(path)
         lines.append(
             f"{Path(request.video).name} -> {obj.name}: {len(result.rotations)} frames x {request.skeleton.num_joints} bones "

@@ -18,12 +18,12 @@ import numpy as np
 from model.capture import preview
 from model.data.bvh import save_bvh
 from model.data.motion import Motion
-from model.kinematics import forward_kinematics
+from model.kinematics import forward_kinematics, local_from_world, world_from_local
 from model.rotations import swing_twist
 from model.video import iter_frames
 
 from . import keys
-from .armature import evaluated_pose, rotation_modes, skeleton_from_armature
+from .armature import evaluated_pose, hinge_bones, rotation_modes, skeleton_from_armature
 
 
 def action_frames(action) -> np.ndarray:
@@ -32,10 +32,15 @@ def action_frames(action) -> np.ndarray:
 
 
 def action_rotations(obj, action, frames=None) -> tuple[np.ndarray, np.ndarray]:
-    """(frames (T,), local rotations (T, J, 3, 3)) of `action` on `obj`'s bones, parent-first."""
+    """(frames (T,), local rotations (T, J, 3, 3)) of `action` on `obj`'s bones, parent-first,
+    in the model's convention (each relative to its parent, also for bones with Inherit
+    Rotation off, whose keys Blender applies from their rest frame alone)."""
     frames = action_frames(action) if frames is None else np.asarray(frames)
-    names = skeleton_from_armature(obj).names
-    return frames, keys.read_rotations(action, keys.slot_of(obj, action), frames, names, rotation_modes(obj, names))
+    skeleton = skeleton_from_armature(obj)
+    names = skeleton.names
+    basis = keys.read_rotations(action, keys.slot_of(obj, action), frames, names, rotation_modes(obj, names))
+    hinge = hinge_bones(obj, names)
+    return frames, local_from_world(skeleton, world_from_local(skeleton, basis, hinge)) if hinge.any() else basis
 
 
 def export_bvh(obj, action, path: str | Path) -> Path:
@@ -89,21 +94,22 @@ def write_twist_report(report: dict, path: str | Path) -> Path:
     return path
 
 
-def write_preview(obj, action, video: str, path: str | Path, video_frames, *, truth=None, count=4) -> Path:
-    """A PNG of `count` frames, each a row: the video frame | the rig as Blender poses it with
-    the action (blue; the ground-truth action in grey beneath, if given). `video_frames`:
-    the video frame (from 0) of each of the action's keyed frames."""
-    frames = action_frames(action)
-    picks = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
-    images = [frame for _, frame in iter_frames(video, np.asarray(video_frames)[picks])]
+def write_preview(obj, action, video: str, path: str | Path, scene_frames, video_frames, *, truth=None, count=4) -> Path:
+    """A PNG of `count` of the action's keys, each a row: the video frame | the rig as Blender
+    poses it at that key's scene frame (blue; the ground-truth action in grey beneath, if
+    given). `scene_frames` and `video_frames` (K,): each key's scene frame and the video
+    frame (from 0) it was captured from."""
+    scene_frames, video_frames = np.asarray(scene_frames), np.asarray(video_frames)
+    picks = np.linspace(0, len(scene_frames) - 1, min(count, len(scene_frames))).round().astype(int)
+    images = [frame for _, frame in iter_frames(video, video_frames[picks])]
     data = obj.animation_data
     if not data or data.action != action:
         raise ValueError(f"{action.name!r} is not the action of {obj.name!r}")
     skeleton = skeleton_from_armature(obj)
-    heads = evaluated_pose(obj, skeleton, frames[picks])[0]
+    heads = evaluated_pose(obj, skeleton, scene_frames[picks])[0]
     true_heads = None
     if truth is not None:
-        true_heads = forward_kinematics(skeleton, action_rotations(obj, truth, frames[picks])[1])[1]
+        true_heads = forward_kinematics(skeleton, action_rotations(obj, truth, scene_frames[picks])[1])[1]
     image = preview(np.array(images), skeleton, heads, true_heads)
     path = Path(bpy.path.abspath(str(path)))
     path.parent.mkdir(parents=True, exist_ok=True)

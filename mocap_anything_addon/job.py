@@ -86,7 +86,8 @@ class Job:
         try:
             self.result = solve(self.request, self._progress, self._cancel.is_set)
         except BaseException as error:  # handed to the main thread, which reports it
-            self.error = error.with_traceback(None)  # keeps no frame of the capture alive
+            error.__context__ = error.__cause__ = None  # keeps no frame of the capture (or its buffers) alive
+            self.error = error.with_traceback(None)
 
     def poll(self) -> tuple[float, str]:
         """Drain the progress queue; returns (fraction done, text with the time left)."""

@@ -62,13 +62,14 @@ def bone_of(data_path: str) -> str | None:
     return None
 
 
-def _keyed(fcurves, to_scene) -> set[int]:
+def _keyed(fcurves, to_scene, within=(-np.inf, np.inf)) -> set[int]:
     frames = set()
     for fc in fcurves or []:
         if bone_of(fc.data_path) is not None and len(fc.keyframe_points):
             co = np.empty(2 * len(fc.keyframe_points), np.float32)
             fc.keyframe_points.foreach_get("co", co)
-            frames.update(int(round(f)) for f in map(to_scene, co[0::2].astype(float)) if abs(f - round(f)) < 1e-4)
+            scene = [to_scene(f) for f in co[0::2].astype(float)]
+            frames.update(int(round(f)) for f in scene if abs(f - round(f)) < 1e-4 and within[0] <= f <= within[1])
     return frames
 
 
@@ -81,8 +82,10 @@ def keyed_frames(obj, action=None, slot=None) -> set[int]:
     for track in obj.animation_data.nla_tracks if obj.animation_data else ():
         for strip in () if track.mute else track.strips:
             if strip.action is not None and not strip.mute:
+                # The first pass of the strip (repeats and reversal are not followed).
                 to_scene = lambda f, s=strip: s.frame_start + (f - s.action_frame_start) * s.scale  # noqa: E731
-                frames |= _keyed(channel_fcurves(strip.action, strip.action_slot if SLOTTED else None), to_scene)
+                within = (strip.frame_start, strip.frame_end)
+                frames |= _keyed(channel_fcurves(strip.action, strip.action_slot if SLOTTED else None), to_scene, within)
     return frames
 
 

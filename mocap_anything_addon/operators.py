@@ -45,7 +45,7 @@ class MOCAP_OT_capture(bpy.types.Operator):
             request = prepare(context)
             result = solve(request)
             action = capture.write(context.active_object, request, result)
-        except (CaptureError, RuntimeError) as error:
+        except (CaptureError, RuntimeError, ValueError) as error:  # bad input, damaged weights, a rig it cannot read
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         for text in capture.messages(request, result):
@@ -56,7 +56,7 @@ class MOCAP_OT_capture(bpy.types.Operator):
     def invoke(self, context, event):
         try:
             request = prepare(context)
-        except CaptureError as error:
+        except (CaptureError, ValueError) as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         self.armature = context.active_object.name
@@ -86,15 +86,25 @@ class MOCAP_OT_capture(bpy.types.Operator):
             self.report(kind, "capture cancelled; nothing was changed" if self.job.cancelled else str(self.job.error))
             return {"CANCELLED"}
         obj = bpy.data.objects.get(self.armature)
-        if obj is None:
-            self.report({"ERROR"}, f"armature {self.armature!r} was removed during the capture")
-            return {"CANCELLED"}
         result = self.job.result
-        action = capture.write(obj, self.job.request, result)
+        try:
+            if obj is None:
+                raise CaptureError(f"armature {self.armature!r} was removed during the capture; nothing was written")
+            capture.check_unchanged(obj, self.job.request)  # the user may have edited the rig meanwhile
+            action = capture.write(obj, self.job.request, result)
+        except (CaptureError, ValueError, KeyError) as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
         for text in capture.messages(self.job.request, result):
             self.report({"WARNING"}, text)
         self.report({"INFO"}, f"captured {len(result.rotations)} frames into {action.name!r}")
         return {"FINISHED"}  # the UNDO flag makes the keys one undo step
+
+    def cancel(self, context):  # Blender ends the operator (a file loaded, the window closed)
+        self.job.cancel()
+        context.window_manager.event_timer_remove(self.timer)
+        st = status(context)
+        st.running, st.cancel = False, False
 
 
 class MOCAP_OT_cancel(bpy.types.Operator):

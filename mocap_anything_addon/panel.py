@@ -12,6 +12,7 @@ from model.pipeline import VIEWS, CaptureError, CaptureOptions, option_fields
 from model.video import VideoError, video_info
 
 from .armature import reference_source
+from .capture import video_path
 from .operators import analysis
 
 CHOICE_TEXT = {  # per choice of an enum option: (label, description)
@@ -93,9 +94,9 @@ _rates: dict[tuple, str] = {}
 def video_rates(path: str, scene) -> str:
     """ "video 60 fps, scene 24 fps" for the chosen file (read once per path and size)."""
     try:
-        full = bpy.path.abspath(path)
+        full = video_path(path)
         key = (full, os.path.getsize(full), scene.render.fps, scene.render.fps_base)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # no file (yet): nothing to say
         return ""
     if key not in _rates:
         try:

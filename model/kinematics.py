@@ -96,3 +96,17 @@ def local_from_world(skeleton: Skeleton, G: np.ndarray, hinge: np.ndarray | None
     q = np.where(p < 0, 0, p)
     parent_world = np.where(free[:, None, None], np.eye(3), G[..., q, :, :] @ B[q].swapaxes(-1, -2))
     return B.swapaxes(-1, -2) @ parent_world.swapaxes(-1, -2) @ G
+
+
+def world_from_local(skeleton: Skeleton, R: np.ndarray, hinge: np.ndarray) -> np.ndarray:
+    """Local rotations (..., J, 3, 3) -> world frames, where `hinge` (J,) bool bones turn from
+    their rest frame alone (G_j = B_j R_j) as Blender evaluates Inherit Rotation off: the
+    inverse of `local_from_world` with the same mask."""
+    R = np.asarray(R, dtype=np.float64)
+    B, G = skeleton.rest_frames, np.empty_like(R)
+    for j, p in enumerate(skeleton.parents):  # parents first
+        if p < 0 or hinge[j]:
+            G[..., j, :, :] = B[j] @ R[..., j, :, :]
+        else:
+            G[..., j, :, :] = G[..., p, :, :] @ B[p].T @ B[j] @ R[..., j, :, :]
+    return G

@@ -36,8 +36,10 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CAPTURE_WEIGHTS = WEIGHTS_DIR / "capture.safetensors"  # end-to-end: V2P + P2R trained jointly
 POSE2ROT_WEIGHTS = WEIGHTS_DIR / "pose2rot.safetensors"  # P2R trained alone on exact and noisy positions
 MAX_JOINTS = 256
-CHUNK_FRAMES = 64  # frames per P2R pass: memory stays flat however long the clip
-VIDEO_CHUNK_FRAMES = 32  # frames per V2P pass
+# Frames per network pass: memory stays flat however long the clip, and a capture's
+# progress moves at least this often.
+CHUNK_FRAMES = 32  # P2R
+VIDEO_CHUNK_FRAMES = 16  # V2P
 PARTS = {"video2pose": (V2PConfig, VideoToPose), "pose2rot": (P2RConfig, PoseToRotation)}
 STAGES = {"p2r": ("pose2rot",), "v2p": ("video2pose",), "joint": ("video2pose", "pose2rot")}
 
@@ -86,10 +88,16 @@ class Network:
         pose2rot = self._part("pose2rot")
         graph = Graph.of([skeleton], self.device)
 
+        root = int(skeleton.roots[0])
+
         @torch.no_grad()
         def fn(positions: torch.Tensor) -> torch.Tensor:
             if len(positions) == 0:
                 return torch.zeros((0, skeleton.num_joints, 3, 3), dtype=torch.float64)
+            # Root-relative in float64 first: far from the origin, float32 rounding alone
+            # would look like noise to the gate. (Every input feature is translation-free.)
+            positions = torch.as_tensor(positions, dtype=torch.float64)
+            positions = positions - positions[:, root : root + 1] + torch.as_tensor(skeleton.rest_heads[root])
             inputs = encode_inputs(skeleton, positions, ref_positions, ref_rotations, pose2rot.config)
             local = pose2rot(collate([inputs]).to(self.device), graph)[0][0]
             return nearest_rotation(local.double().cpu())  # float32 products drift off orthonormal by ~1e-3
@@ -205,7 +213,10 @@ def load_checkpoint(path: str | Path, only: tuple[str, ...] | None = None) -> tu
     bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
     if bad is not None:
         raise CheckpointError(f"{damaged} ({bad} holds NaN or infinite values)")
-    parts = nn.ModuleDict({name: PARTS[name][1](configs[name]) for name in names})
+    try:
+        parts = nn.ModuleDict({name: PARTS[name][1](configs[name]) for name in names})  # sizes bounded above
+    except (ValueError, RuntimeError, ZeroDivisionError) as error:  # e.g. a width the heads do not divide
+        raise CheckpointError(f"{config_path} holds an unusable configuration: {str(error).splitlines()[0]}") from None
     try:
         missing, unexpected = parts.load_state_dict(tensors, strict=False)
     except RuntimeError:  # shapes that do not fit the configuration

@@ -39,7 +39,6 @@ DEVICES = ("AUTO", "CPU", "CUDA")
 MAPPINGS = ("TIME", "FRAME")
 MAX_FRAME = 1_048_574  # Blender's largest frame number (MAXFRAME)
 MAX_SMOOTHING = 10.0
-POSE_CHUNK, VIDEO_CHUNK = 32, 16  # frames per network pass: small, so progress moves often
 
 
 class CaptureError(ValueError):
@@ -287,7 +286,7 @@ def capture_video(
     decoded frame and every emitted chunk; `cancelled()` is asked after every decoded frame
     and raises `Cancelled` when it answers True (the error holds no frames). A file that
     ends before its header says is captured on the frames that decode, with a warning."""
-    from .network import MAX_JOINTS
+    from .network import CHUNK_FRAMES, MAX_JOINTS, VIDEO_CHUNK_FRAMES
 
     check_rig(skeleton, ref_positions, ref_rotations, MAX_JOINTS)
     ref_positions, ref_rotations = np.asarray(ref_positions, np.float64), np.asarray(ref_rotations, np.float64)
@@ -320,10 +319,10 @@ def capture_video(
 
     sigma = options.smoothing
     stages = [
-        streaming.Sliding(video_fn, video_halo, VIDEO_CHUNK),
-        streaming.Sliding(to_rig, 0, VIDEO_CHUNK),
-        streaming.Sliding(pose_fn, pose_halo, POSE_CHUNK),
-        streaming.Sliding(lambda R: smooth_rotations(R, sigma), math.ceil(3 * sigma) if sigma > 0 else 0, POSE_CHUNK),
+        streaming.Sliding(video_fn, video_halo, VIDEO_CHUNK_FRAMES),
+        streaming.Sliding(to_rig, 0, VIDEO_CHUNK_FRAMES),
+        streaming.Sliding(pose_fn, pose_halo, CHUNK_FRAMES),
+        streaming.Sliding(lambda R: smooth_rotations(R, sigma), math.ceil(3 * sigma) if sigma > 0 else 0, CHUNK_FRAMES),
     ]
     stopped = False
     try:

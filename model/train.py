@@ -171,6 +171,7 @@ def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int) -
     seeds) and `real` (the evaluation split of the CMU and DeepMimic clips at about 30 fps,
     frame 0 the reference; never trained on, and never used to choose a checkpoint)."""
     groups = {}
+    real_clips = [motion for name in ("cmu", "deepmimic") for _, motion in evalsets.load_set(name)]
     for noise in VALIDATION_NOISE_CM:
         rng = np.random.default_rng(VALIDATION_SEED)
         creatures = []
@@ -178,11 +179,10 @@ def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int) -
             _, motion, start, ref = clip_and_reference(VALIDATION_SEED + i, frames, random_bones(rng, max_bones))
             creatures.append(encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config))
         real = []
-        for name in ("cmu", "deepmimic"):
-            for _, motion in evalsets.load_set(name):
-                stride = max(1, round(motion.fps / 30))
-                window = np.arange(1, motion.num_frames, stride)[:VALIDATION_REAL_FRAMES]
-                real.append(encode_example(motion, window, 0, rng, noise, config))
+        for motion in real_clips:
+            stride = max(1, round(motion.fps / 30))
+            window = np.arange(1, motion.num_frames, stride)[:VALIDATION_REAL_FRAMES]
+            real.append(encode_example(motion, window, 0, rng, noise, config))
         groups[f"creatures_{noise:g}cm"], groups[f"real_{noise:g}cm"] = creatures, real
     return groups
 

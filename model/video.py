@@ -43,12 +43,17 @@ def _open(path: str | Path) -> cv2.VideoCapture:
     return capture
 
 
+def _rate(fps: float) -> float:
+    """The container's frame rate; 30 where it states none that makes sense (0, NaN, absurd)."""
+    return float(fps) if np.isfinite(fps) and 0 < fps < 10_000 else 30.0
+
+
 def video_info(path: str | Path) -> VideoInfo:
     capture = _open(path)
     try:
         info = VideoInfo(
             frames=max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0),
-            fps=float(capture.get(cv2.CAP_PROP_FPS)) or 30.0,
+            fps=_rate(capture.get(cv2.CAP_PROP_FPS)),
             width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
             height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
         )

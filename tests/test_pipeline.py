@@ -7,7 +7,7 @@ import torch
 from test_capture import untrained
 from test_video import frame_index, write_video
 
-from model import pipeline, streaming
+from model import network, pipeline, streaming
 from model.data import procedural
 from model.pipeline import CaptureError, CaptureOptions, capture_video, plan_frames
 from model.rotations import axis_rotation, smooth_rotations
@@ -40,8 +40,8 @@ def one_pass(net, path, sk, ref_p, ref_r, options):
     "view, smoothing, chunks", [("FRONT", 0.0, (16, 32)), ("LEFT", 1.5, (1, 7)), ("BACK", 4.0, (5, 3)), ("RIGHT", 10.0, (16, 32))]
 )
 def test_streamed_capture_equals_one_pass(clip, monkeypatch, view, smoothing, chunks):
-    monkeypatch.setattr(pipeline, "VIDEO_CHUNK", chunks[0])
-    monkeypatch.setattr(pipeline, "POSE_CHUNK", chunks[1])
+    monkeypatch.setattr(network, "VIDEO_CHUNK_FRAMES", chunks[0])
+    monkeypatch.setattr(network, "CHUNK_FRAMES", chunks[1])
     net, (sk, ref_p, ref_r) = untrained(), rig()
     options = CaptureOptions(view=view, smoothing=smoothing, mapping="FRAME")
     plan = plan_frames(options, video_info(clip), scene_start=1, scene_fps=30.0)
