@@ -106,8 +106,9 @@ def test_video_training_stages_write_checkpoints(tmp_path):
 # ---- Cycles-rendered clips and the shipped checkpoint ---------------------------------
 
 SMALL_SET = ["basic_human.proc@35", "horse.proc@-60", "cmu.01_01@0"]
-# Measured when shipped: MPJPE 22.89 cm, end-to-end 33.24 deg, V2P + IK 49.24 deg. An
-# untrained V2P put validation joints about 40 cm off; a P2R that does nothing ties the IK.
+# Measured when shipped: MPJPE 22.68 cm, end-to-end 33.04 deg, V2P + IK 49.63 deg (holding the
+# reference pose: 21.05 deg; the video stage is the open problem). An untrained V2P put
+# validation joints about 40 cm off; a P2R that does nothing ties the IK.
 MPJPE_BOUND_CM, ROTATION_BOUND_DEG, RATIO_TO_IK = 26.0, 38.0, 0.8
 
 
@@ -146,15 +147,19 @@ def test_shipped_capture_records_how_it_was_made(shipped):
 
 
 def test_shipped_capture_keeps_its_accuracy(rendered):
-    from model.evaluate_video import Pipeline, evaluate_clip
+    from model.evaluate_video import Pipeline, evaluate_clip, hold_scores
 
     pipeline = Pipeline(network.CAPTURE_WEIGHTS, network.CAPTURE_WEIGHTS)  # the capture pipeline, from the files
-    mpjpe, e2e, v2p_ik = [], [], []
+    mpjpe, e2e, v2p_ik, hold = [], [], [], []
     for clip in evalsets.load_video_set(rendered):
         net, solved = evaluate_clip(pipeline, clip)
         mpjpe.append(net[0])
         e2e.append(net[1])
         v2p_ik.append(solved[1])
-    print(f"MPJPE {np.mean(mpjpe):.2f} cm, end-to-end {np.mean(e2e):.2f} deg, V2P + IK {np.mean(v2p_ik):.2f} deg")
+        hold.append(hold_scores(clip)[1])
+    print(
+        f"MPJPE {np.mean(mpjpe):.2f} cm, end-to-end {np.mean(e2e):.2f} deg, V2P + IK {np.mean(v2p_ik):.2f} deg, "
+        f"holding the reference {np.mean(hold):.2f} deg"
+    )
     assert np.mean(mpjpe) < MPJPE_BOUND_CM and np.mean(e2e) < ROTATION_BOUND_DEG
     assert np.mean(e2e) < RATIO_TO_IK * np.mean(v2p_ik)
