@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 BUILD, DIST = ROOT / "build", ROOT / "dist"
-# Blender platform -> the pip platform tags its wheels may carry. Blender 4.2 to 5.0 run Python 3.11.
+# Blender platform -> the pip platform tags its wheels may carry.
 PLATFORMS = {
     "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"],
     "windows-x64": ["win_amd64"],
@@ -54,7 +54,19 @@ RUNTIME = [
     "markupsafe==3.0.4",
     "fsspec==2026.9.0",
 ]
-TORCH = {"linux-x64": "torch==2.13.0+cpu", "windows-x64": "torch==2.13.0", "macos-arm64": "torch==2.13.0"}
+# Blender 4.2 to 5.0 run Python 3.11, 5.1 and later 3.13: each zip carries the wheels of both,
+# and Blender installs those of its own Python. torch per platform and Python; None where no
+# CPU build can be had (Linux on 3.13: PyPI's is a CUDA build of several GB): there the
+# extension asks for a torch of the user's own (preferences).
+PYTHONS = ("3.11", "3.13")
+TORCH = {
+    ("linux-x64", "3.11"): "torch==2.13.0+cpu",
+    ("linux-x64", "3.13"): None,
+    ("windows-x64", "3.11"): "torch==2.13.0",
+    ("windows-x64", "3.13"): "torch==2.13.0",
+    ("macos-arm64", "3.11"): "torch==2.13.0",
+    ("macos-arm64", "3.13"): "torch==2.13.0",
+}
 
 
 def blender_ext() -> Path:
@@ -72,11 +84,13 @@ def download_wheels(platform: str) -> list[Path]:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         tags = [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
-        for requirement in [TORCH[platform], *RUNTIME]:
-            command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--dest", str(folder)]
-            command += [*tags, "--python-version", "3.11", "--implementation", "cp", requirement]
-            if subprocess.run(command).returncode:
-                raise SystemExit(f"build: no {requirement} wheel for {platform} (Python 3.11) on this host's pip path")
+        for python in PYTHONS:
+            torch = TORCH[platform, python]
+            for requirement in [torch, *RUNTIME] if torch else RUNTIME:
+                command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
+                command += ["--dest", str(folder), *tags, "--python-version", python, "--implementation", "cp", requirement]
+                if subprocess.run(command).returncode:
+                    raise SystemExit(f"build: no {requirement} wheel for {platform} (Python {python}) on this host's pip path")
         (folder / ".complete").touch()
     return sorted(folder.glob("*.whl"))
 
@@ -130,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--platforms", nargs="+", choices=list(PLATFORMS), default=list(PLATFORMS))
     parser.add_argument("--no-wheels", action="store_true", help="one zip without wheels (torch and OpenCV come from elsewhere)")
+    parser.add_argument("--dist", type=Path, default=DIST, help="where the zips go (default: dist/)")
     args = parser.parse_args(argv)
-    for z in build(args.platforms, not args.no_wheels):
-        print(f"build: {z.relative_to(ROOT)} ({z.stat().st_size / 1e6:.1f} MB)")
+    for z in build(args.platforms, not args.no_wheels, args.dist.resolve()):
+        print(f"build: {z} ({z.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

@@ -18,6 +18,13 @@ def register():
     path = preferences.torch_path()
     if path and path not in sys.path:
         sys.path.insert(0, path)
+    from . import requirements
+
+    missing = requirements.missing()
+    if missing:  # say what to do, in the tab and on the command line, rather than fail to enable
+        requirements.register(missing)
+        _modules[:] = [requirements]
+        return
     from . import cli, operators, panel
 
     _modules[:] = [operators, panel, cli]

@@ -477,6 +477,37 @@ def test_extension_builds_per_platform_with_wheels_and_validates(tmp_path):
     assert all(w[2:] in names for w in manifest["wheels"]) and manifest["platforms"] == ["linux-x64"]
 
 
+def test_without_torch_the_extension_enables_and_says_what_to_do(extension_zip, tmp_path):
+    """A Blender whose Python has no torch (Linux on Python 3.13): the extension still
+    enables, the MoCap tab and the command say what to do, and no capture operator exists."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = f"""
+import importlib, json, sys
+sys.modules["torch"] = None  # as if not installed
+sys.path.insert(0, {str(ROOT)!r})
+import bpy
+from scripts.blender_cli import install
+ext = install({str(extension_zip)!r})
+requirements = importlib.import_module(ext.__name__ + ".requirements")
+print(json.dumps({{
+    "panel": hasattr(bpy.types, "MOCAP_PT_missing"),
+    "operator": hasattr(bpy.types, "MOCAP_OT_capture"),
+    "message": requirements.message(requirements.MOCAP_PT_missing.names),
+}}))
+"""
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "user")}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = json.loads(done.stdout.strip().splitlines()[-1])
+    assert state["panel"] and not state["operator"]
+    assert state["message"].startswith("MoCap Anything needs PyTorch, which this install lacks for Blender's Python 3.11")
+    assert "Own torch" in state["message"]
+
+
 def test_the_add_on_and_the_tests_share_one_model_package(ext):
     """No second copy of `model` inside the extension: the add-on's errors are the very
     classes the model defines."""
