@@ -37,9 +37,11 @@ CAPTURE_WEIGHTS = WEIGHTS_DIR / "capture.safetensors"  # end-to-end: V2P + P2R t
 POSE2ROT_WEIGHTS = WEIGHTS_DIR / "pose2rot.safetensors"  # P2R trained alone on exact and noisy positions
 MAX_JOINTS = 256
 # Frames per network pass: memory stays flat however long the clip, and a capture's
-# progress moves at least this often.
-CHUNK_FRAMES = 32  # P2R
-VIDEO_CHUNK_FRAMES = 16  # V2P
+# progress moves at least this often. Each pass also runs its halo (P2R: 12 frames each
+# side), so much smaller chunks cost speed: 32 frames ran at 476 frames/s for J = 30
+# where 128 run at the speed in BENCHMARKS.md.
+CHUNK_FRAMES = 128  # P2R
+VIDEO_CHUNK_FRAMES = 32  # V2P
 PARTS = {"video2pose": (V2PConfig, VideoToPose), "pose2rot": (P2RConfig, PoseToRotation)}
 STAGES = {"p2r": ("pose2rot",), "v2p": ("video2pose",), "joint": ("video2pose", "pose2rot")}
 
@@ -97,7 +99,7 @@ class Network:
             # Root-relative in float64 first: far from the origin, float32 rounding alone
             # would look like noise to the gate. (Every input feature is translation-free.)
             positions = torch.as_tensor(positions, dtype=torch.float64)
-            positions = positions - positions[:, root : root + 1] + torch.as_tensor(skeleton.rest_heads[root])
+            positions = positions - positions[:, root : root + 1] + torch.tensor(skeleton.rest_heads[root])
             inputs = encode_inputs(skeleton, positions, ref_positions, ref_rotations, pose2rot.config)
             local = pose2rot(collate([inputs]).to(self.device), graph)[0][0]
             return nearest_rotation(local.double().cpu())  # float32 products drift off orthonormal by ~1e-3

@@ -238,26 +238,34 @@ def test_shipped_checkpoint_records_how_it_was_made(shipped):
     assert config.attention == "gl" and config.use_reference and config.use_rest
 
 
-def held_out_clips():
-    """A small fixed held-out set: evaluation creatures and two Rigify metarigs."""
-    from model.data import evalsets, procedural, rigify
+# Measured when shipped (step 6000): network 9.75 vs IK 13.16 deg exact (worst clip 1.04 x
+# the IK: DeepMimic jump), 13.31 vs 24.07 deg with 2 cm noise (worst 0.67 x). The bounds
+# hold a margin for float differences between machines; the IK alone meets none of them.
+BOUNDS_DEG = {0.0: 11.0, 2.0: 16.0}
+WORST_CLIP_RATIO = {0.0: 1.15, 2.0: 0.8}
 
-    for i in range(3):
-        seed = evalsets.HELD_OUT_SEED + i
-        yield procedural.random_motion(procedural.random_skeleton(seed), 60, seed=seed)
-    for name in ("basic_human", "horse"):
-        yield procedural.random_motion(rigify.load_metarig(name), 60, seed=7)
+
+def held_out_real_clips():
+    """A small fixed set from the evaluation split of the real clips (never trained on): the
+    first 60 frames at about 30 fps of CMU 01_01 and Boxing_Toes and of DeepMimic cartwheel,
+    dance_b, jump, punch and walk."""
+    from model.data import evalsets
+
+    for name in ("cmu", "deepmimic"):
+        for _, motion in evalsets.load_set(name):
+            stride = max(1, round(motion.fps / 30))
+            yield motion.frames(slice(0, 60 * stride, stride))
 
 
 @pytest.mark.parametrize("noise_cm", [0.0, 2.0])
-def test_shipped_checkpoint_keeps_its_accuracy(shipped, noise_cm):
+def test_shipped_checkpoint_beats_the_ik_on_held_out_real_clips(shipped, noise_cm):
     from model.evaluate import evaluate_clip
 
     solver = lambda sk, P, rp, rr: shipped.pose_to_rotation(sk, rp, rr, P)
-    clips = list(held_out_clips())
-    net = np.mean([evaluate_clip(solver, m, noise_cm=noise_cm)[0] for m in clips])
-    base = np.mean([evaluate_clip(ik.solve_rotations, m, noise_cm=noise_cm)[0] for m in clips])
-    print(f"noise {noise_cm} cm: network {net:.2f} deg, IK {base:.2f} deg")
-    # Measured when shipped: 8.65 vs 11.30 deg exact, 14.90 vs 31.81 deg with 2 cm noise.
-    bound_ratio, bound_deg = {0.0: (0.85, 10.0), 2.0: (0.6, 17.0)}[noise_cm]
-    assert net < bound_ratio * base and net < bound_deg
+    clips = list(held_out_real_clips())
+    net = np.array([evaluate_clip(solver, m, noise_cm=noise_cm)[0] for m in clips])
+    base = np.array([evaluate_clip(ik.solve_rotations, m, noise_cm=noise_cm)[0] for m in clips])
+    print(f"noise {noise_cm} cm: network {net.mean():.2f} deg, IK {base.mean():.2f} deg; per clip {np.round(net / base, 2)}")
+    bound_deg = BOUNDS_DEG[noise_cm]
+    assert net.mean() < bound_deg <= base.mean()  # a bound the IK alone does not meet
+    assert (net <= base * WORST_CLIP_RATIO[noise_cm]).all()
