@@ -21,14 +21,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from . import streaming
+from . import pipeline, streaming
 from .attention import Graph
 from .ik import InputError, check_solver_inputs, fit_positions
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs
 from .rotations import nearest_rotation
 from .skeleton import Skeleton
 from .streaming import Stage
-from .video import prepare_frames
 from .video2pose import V2PConfig, VideoToPose, query_features
 
 FORMAT_VERSION = 2
@@ -107,8 +106,9 @@ class Network:
         return fn, pose2rot.config.halo
 
     def video_stage(self, skeleton: Skeleton, ref_positions) -> tuple[Stage, int]:
-        """(fn, halo): prepared frames (n, 3, S, S) (`image_size`) -> view-frame heads
-        (n, J, 3) in the skeleton's units, root at the origin."""
+        """(fn, halo): prepared frames (n, 3, S, S) (`image_size`) -> (n, J, 5): view-frame
+        heads in the skeleton's units, root at the origin, then each joint's place in the
+        input square (-1..1; NaN where V2P has no 2D head, see `locates`)."""
         video2pose = self._part("video2pose")
         graph = Graph.of([skeleton], self.device)
         queries = query_features(skeleton, np.asarray(ref_positions))[None].to(self.device)
@@ -117,10 +117,19 @@ class Network:
         @torch.no_grad()
         def fn(images: torch.Tensor) -> torch.Tensor:
             if len(images) == 0:
-                return torch.zeros((0, skeleton.num_joints, 3), dtype=torch.float64)
-            return video2pose(images[None].to(self.device), queries, graph, root)[0].double().cpu() * skeleton.scale
+                return torch.zeros((0, skeleton.num_joints, 5), dtype=torch.float64)
+            out = video2pose(images[None].to(self.device), queries, graph, root)
+            positions = out.positions[0].double().cpu() * skeleton.scale
+            uv = out.uv[0].double().cpu() if out.uv is not None else torch.full(positions.shape[:-1] + (2,), torch.nan)
+            return torch.cat([positions, uv.to(positions)], -1)
 
         return fn, video2pose.config.halo
+
+    @property
+    def locates(self) -> bool:
+        """Whether V2P gives the joints' places in the image, and so can find the subject
+        and look at a crop around it (`model.crop`)."""
+        return self._part("video2pose").config.encoder != "cnn"
 
     @property
     def image_size(self) -> int:
@@ -154,11 +163,11 @@ class Network:
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise InputError(f"frames must be uint8 RGB of shape (T, H, W, 3), got {frames.dtype} {frames.shape}")
+        if min(frames.shape[1:3], default=0) == 0:
+            raise InputError(f"frames have no pixels ({frames.shape[1]} x {frames.shape[2]})")
         ref_positions = self._check(skeleton, np.zeros((0, skeleton.num_joints, 3)), ref_positions, ref_rotations)[1]
-        fn, halo = self.video_stage(skeleton, ref_positions.numpy())
-        stage = streaming.Sliding(fn, halo, chunk_frames)
-        chunks = (prepare_frames(frames[i : i + chunk_frames], self.image_size) for i in range(0, len(frames), chunk_frames))
-        out = list(streaming.chain([stage], chunks))
+        chunks, stages, _ = pipeline.pose_stages(self, skeleton, ref_positions.numpy(), iter(frames), len(frames), chunk_frames)
+        out = list(streaming.chain(stages, chunks))
         return torch.cat(out).numpy() if out else np.zeros((0, skeleton.num_joints, 3))
 
     def capture(self, frames, skeleton: Skeleton, ref_positions, ref_rotations) -> np.ndarray:

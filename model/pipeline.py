@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import streaming
+from . import crop, streaming
 from .ik import InputError
 from .rotations import axis_rotation, smooth_rotations
 from .skeleton import Skeleton
@@ -254,6 +255,97 @@ class CaptureResult:
     scene_frames: np.ndarray  # (K,)
     video_frames: np.ndarray  # (K,)
     warnings: list[str]
+    pixels: np.ndarray  # (K, J, 2) where each joint is in the video frame (pixels; NaN: V2P has no 2D head)
+    confidence: np.ndarray  # (K,) in [0, 1] (`crop.confidence`; NaN: V2P has no 2D head)
+
+
+@dataclass
+class Sightings:
+    """Where Video-to-Pose saw the subject, per frame, in pixels of the frames as decoded;
+    filled as the frames go through `pose_stages` (NaN where it does not locate)."""
+
+    located: np.ndarray  # (K, J, 2) the joints in the first look, at the whole frame
+    pixels: np.ndarray  # (K, J, 2) the joints in the second look, at the crop
+    boxes: np.ndarray  # (K, 3) the crop: centre x, y and side
+    frame_size: tuple[int, int] = (0, 0)  # height, width
+
+    @classmethod
+    def empty(cls, frames: int, joints: int) -> Sightings:
+        return cls(np.full((frames, joints, 2), np.nan), np.full((frames, joints, 2), np.nan), np.full((frames, 3), np.nan))
+
+    def confidence(self, count: int) -> np.ndarray:
+        return crop.confidence(self.located[:count], self.pixels[:count], self.boxes[:count], *self.frame_size)
+
+
+LOCATE_CHUNK_FRAMES = 8  # the first look's chunks: the frames waiting for their crop stay few
+
+
+def pose_stages(
+    net, skeleton: Skeleton, ref_positions, frames: Iterator[np.ndarray], capacity: int, chunk_frames: int | None = None
+):
+    """Video-to-Pose over uint8 RGB frames (H, W, 3) arriving one at a time, as streaming
+    stages: -> (chunks, stages, sightings). `streaming.chain(stages, chunks)` yields the
+    view-frame heads (n, J, 3) in the skeleton's units, root at the origin; `sightings`
+    fills with where the joints are in the frames. A V2P with a 2D head looks twice
+    (`model.crop`): at the whole frame to find the subject, then at a crop around it.
+    `chunk_frames` (default `network.VIDEO_CHUNK_FRAMES`) changes the work per network
+    call, not the result."""
+    from .network import VIDEO_CHUNK_FRAMES
+
+    chunk = chunk_frames or VIDEO_CHUNK_FRAMES
+    first = min(chunk, LOCATE_CHUNK_FRAMES)
+    video_fn, halo = net.video_stage(skeleton, ref_positions)
+    S, seen = net.image_size, Sightings.empty(capacity, skeleton.num_joints)
+    if not net.locates:
+        chunks = (prepare_frames(frame[None], S) for frame in frames)
+        return (
+            chunks,
+            [streaming.Sliding(video_fn, halo, chunk), streaming.Sliding(lambda out: out[..., :3], 0, chunk)],
+            seen,
+        )
+    pending: deque[np.ndarray] = deque()  # working copies waiting for their crop box
+    count = {"located": 0, "cut": 0, "seen": 0}
+    work = {}
+
+    def chunks() -> Iterator[torch.Tensor]:
+        for frame in frames:
+            small, scale = crop.working_copy(frame)
+            if not work:
+                work.update(height=small.shape[0], width=small.shape[1], scale=scale)
+                seen.frame_size = frame.shape[:2]
+            pending.append(small)
+            yield prepare_frames(small[None], S)
+
+    def record(name: str, array: np.ndarray, values: torch.Tensor) -> None:
+        n = count[name]
+        array[n : n + len(values)] = values.numpy()
+        count[name] += len(values)
+
+    def locate(out: torch.Tensor) -> torch.Tensor:  # the first look -> boxes (working pixels)
+        pixels = crop.letterbox_to_pixels(out[..., 3:], work["height"], work["width"], S)
+        record("located", seen.located, pixels / work["scale"])
+        return crop.boxes(pixels, work["height"], work["width"])
+
+    def cut(boxes: torch.Tensor) -> torch.Tensor:
+        record("cut", seen.boxes, boxes / work["scale"])
+        return crop.cut([pending.popleft() for _ in range(len(boxes))], boxes, S)
+
+    def place(out: torch.Tensor) -> torch.Tensor:  # the second look -> positions; the joints' pixels kept
+        n = count["seen"]
+        boxes = torch.as_tensor(seen.boxes[n : n + len(out)])
+        record("seen", seen.pixels, crop.crop_to_pixels(out[..., 3:], boxes))
+        return out[..., :3]
+
+    sigma = crop.SMOOTHING
+    stages = [
+        streaming.Sliding(video_fn, halo, first),
+        streaming.Sliding(locate, 0, first),
+        streaming.Sliding(crop.smooth, math.ceil(3 * sigma), first),
+        streaming.Sliding(cut, 0, first),
+        streaming.Sliding(video_fn, halo, chunk),
+        streaming.Sliding(place, 0, chunk),
+    ]
+    return chunks(), stages, seen
 
 
 def check_rig(skeleton: Skeleton, ref_positions, ref_rotations, max_joints: int) -> None:
@@ -298,15 +390,15 @@ def capture_video(
         if progress:
             progress(Progress(stage, count["decoded"], count["done"], K, time.perf_counter() - started))
 
-    def frames() -> Iterator[torch.Tensor]:
+    def frames() -> Iterator[np.ndarray]:
         for _, frame in iter_frames(path, plan.video_frames):
             if cancelled is not None and cancelled():
                 raise Cancelled("capture cancelled")
             count["decoded"] += 1
             report("decoding" if count["done"] == 0 else "video -> pose -> rotation")
-            yield prepare_frames(frame[None], net.image_size)
+            yield frame
 
-    video_fn, video_halo = net.video_stage(skeleton, ref_positions)
+    chunks, video_stages, seen = pose_stages(net, skeleton, ref_positions, frames(), K)
     turn = torch.as_tensor(axis_rotation(2, np.radians([VIEWS[options.view]]))[0])
     pose_fn, pose_halo = net.pose_stage(skeleton, ref_positions, ref_rotations)
 
@@ -319,14 +411,14 @@ def capture_video(
 
     sigma = options.smoothing
     stages = [
-        streaming.Sliding(video_fn, video_halo, VIDEO_CHUNK_FRAMES),
+        *video_stages,
         streaming.Sliding(to_rig, 0, VIDEO_CHUNK_FRAMES),
         streaming.Sliding(pose_fn, pose_halo, CHUNK_FRAMES),
         streaming.Sliding(lambda R: smooth_rotations(R, sigma), math.ceil(3 * sigma) if sigma > 0 else 0, CHUNK_FRAMES),
     ]
     stopped = False
     try:
-        for out in streaming.chain(stages, frames()):
+        for out in streaming.chain(stages, chunks):
             n = count["done"]
             rotations[n : n + len(out)] = out.numpy()
             count["done"] += len(out)
@@ -336,7 +428,7 @@ def capture_video(
     except (VideoError, InputError) as error:
         raise CaptureError(str(error)) from None
     if stopped:  # raised out here, with the buffers gone: the error holds no frames
-        del rotations, positions, stages
+        del rotations, positions, stages, video_stages, chunks, seen
         raise Cancelled("capture cancelled")
     warnings = []
     got = count["done"]
@@ -347,4 +439,14 @@ def capture_video(
             f"{Path(path).name} ended after {got} of the {K} frames planned (its header promised {plan.video.frames}): "
             f"captured scene frames {plan.scene_frames[0]}-{plan.scene_frames[got - 1]} only"
         )
-    return CaptureResult(rotations[:got], positions[:got], plan.scene_frames[:got], plan.video_frames[:got], warnings)
+    score = seen.confidence(got)
+    runs = crop.low_confidence_runs(score, plan.scene_frames[:got])
+    if runs:
+        frames_text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:8]) + (", ..." if len(runs) > 8 else "")
+        warnings.append(
+            f"the subject was lost, hidden or partly out of frame on {int((score < crop.LOW_CONFIDENCE).sum())} of {got} frames "
+            f"(scene frames {frames_text}): check the keys there"
+        )
+    return CaptureResult(
+        rotations[:got], positions[:got], plan.scene_frames[:got], plan.video_frames[:got], warnings, seen.pixels[:got], score
+    )

@@ -42,8 +42,8 @@ from torch import nn
 
 from . import metrics
 from .attention import Graph
-from .data import augment, evalsets, procedural, render
-from .data.evalsets import HELD_OUT_SEED
+from .data import clips, evalsets, procedural, render, video_cache
+from .data.evalsets import VALIDATION_SEED
 from .network import STAGES, load_checkpoint, save_checkpoint
 from .padding import stack_padded
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
@@ -51,8 +51,7 @@ from .rotations import geodesic_angle
 from .video import prepare_frames
 from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
-VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate
-ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT = 0.2, 1.0, 1.0, 0.5
+ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT, UV_WEIGHT = 0.2, 1.0, 1.0, 0.5, 1.0
 STILL_WEIGHT = 0.1  # joints that never move in a clip still count a little: holding them is right
 
 
@@ -74,20 +73,9 @@ def rotation_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor, i
     return angle + VELOCITY_WEIGHT * velocity
 
 
-def clip_and_reference(seed: int, frames: int, bones: int):
-    """A creature's motion of 2 x `frames` frames, the start of a `frames`-frame window
-    and a reference frame outside it; also the generator, for the rest of the example."""
-    rng = np.random.default_rng(seed)
-    skeleton = procedural.random_skeleton(seed, bones)
-    motion = procedural.random_motion(skeleton, 2 * frames, fps=float(rng.choice([24.0, 30.0, 60.0])), seed=seed)
-    start = int(rng.integers(0, frames + 1))
-    ref = int(rng.choice(np.r_[0:start, start + frames : 2 * frames]))
-    return rng, motion, start, ref
-
-
 def make_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, bones: int):
     """One procedural training clip: (skeleton, inputs, true local rotations (T, J, 3, 3))."""
-    rng, motion, start, ref = clip_and_reference(seed, frames, bones)
+    rng, motion, start, ref = clips.creature(seed, frames, bones)
     return encode_example(motion, np.arange(start, start + frames), ref, rng, random_noise(rng, max_noise_cm), config)
 
 
@@ -106,28 +94,10 @@ def encode_example(motion, window: np.ndarray, ref: int, rng, noise_cm: float, c
     return skeleton, inputs, torch.as_tensor(motion.local_rotations[window], dtype=torch.float32)
 
 
-@functools.lru_cache(maxsize=1)
-def real_clips():
-    """The training split of the real clips (`evalsets.training_clips`), loaded once per process."""
-    return evalsets.training_clips()
-
-
 def make_real_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig):
-    """A window of a real clip at 24-60 fps (played back and forth where the clip is
-    short), a reference frame from elsewhere, on a randomised rig (`augment.randomise_rig`)."""
-    rng = np.random.default_rng(seed)
-    clips = real_clips()
-    chance = np.sqrt([m.num_frames for _, m in clips])
-    motion = clips[rng.choice(len(clips), p=chance / chance.sum())][1]
-    T = motion.num_frames
-    stride = max(1, round(motion.fps / rng.uniform(24, 60)))
-    t = rng.integers(0, T) + stride * np.arange(frames)
-    window = np.abs((t + T - 1) % (2 * T - 2) - (T - 1)) if T > 1 else np.zeros(frames, int)  # ping-pong
-    outside = np.setdiff1d(np.arange(T), window)
-    ref = int(rng.choice(outside if outside.size else np.arange(T)))
-    keep = np.r_[window, ref]
-    clip = augment.randomise_rig(motion.frames(keep), rng)
-    return encode_example(clip, np.arange(frames), frames, rng, random_noise(rng, max_noise_cm), config)
+    """A window of a real clip on a randomised rig (`clips.real`)."""
+    rng, motion, start, ref = clips.real(seed, frames)
+    return encode_example(motion, np.arange(start, start + frames), ref, rng, random_noise(rng, max_noise_cm), config)
 
 
 def random_bones(rng: np.random.Generator, max_bones: int) -> int:
@@ -176,7 +146,7 @@ def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int) -
         rng = np.random.default_rng(VALIDATION_SEED)
         creatures = []
         for i in range(count):
-            _, motion, start, ref = clip_and_reference(VALIDATION_SEED + i, frames, random_bones(rng, max_bones))
+            _, motion, start, ref = clips.creature(VALIDATION_SEED + i, frames, random_bones(rng, max_bones))
             creatures.append(encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config))
         real = []
         for motion in real_clips:
@@ -212,7 +182,7 @@ def validate(model: PoseToRotation, groups: dict[str, list], device) -> dict:
 def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> dict:
     """One rendered clip seen from a random yaw: frames, V2P queries, view-frame targets
     (root-relative, in units of the skeleton's scale) and a world-space reference pair."""
-    rng, motion, start, ref = clip_and_reference(seed, frames, bones)
+    rng, motion, start, ref = clips.creature(seed, frames, bones)
     skeleton = motion.skeleton
     view = render.view_motion(motion.frames(slice(start, start + frames)), rng.uniform(-np.pi, np.pi))
     video, uv = render.render_clip(view, render.random_body(rng, skeleton), rng, image_size)
@@ -233,39 +203,59 @@ def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> d
 
 
 def video_batch(examples: list[dict], device) -> dict:
+    """Clips rendered on the fly carry `images`; cached ones (`model.data.video_cache`)
+    carry the encoder's `features` instead."""
     skeletons = [e["skeleton"] for e in examples]
 
     def pad(name, fill):
         return stack_padded([e[name] for e in examples], 1, fill).to(device)
 
-    return {
+    batch = {
         "skeletons": skeletons,
         "graph": Graph.of(skeletons, device),
-        "images": torch.stack([e["images"] for e in examples]).to(device),
         "queries": collate_queries([e["queries"] for e in examples]).to(device),
         "root": torch.as_tensor([int(s.roots[0]) for s in skeletons], device=device),
         "positions": pad("positions", torch.zeros(3)),
         "uv": pad("uv", torch.full((2,), 9.0)),  # padding lies outside the image: not supervised
         "rotations": pad("rotations", torch.eye(3)),
     }
+    if "features" in examples[0]:
+        taps = zip(*(e["features"] for e in examples), strict=True)
+        batch["features"] = tuple(torch.stack(f).to(device).float() for f in taps)
+    else:
+        batch["images"] = torch.stack([e["images"] for e in examples]).to(device)
+    return batch
 
 
 def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_predicted: np.ndarray):
-    """V2P positions and where its heads looked, then P2R rotations (and their inputs)
-    from the predicted (where `feed_predicted`) or the true positions of each clip."""
-    predicted, looked = parts["video2pose"](batch["images"], batch["queries"], batch["graph"], batch["root"], where=True)
+    """V2P's output (`V2POutput`), then P2R rotations (and their inputs) from the
+    predicted (where `feed_predicted`) or the true positions of each clip."""
+    v2p, args = parts["video2pose"], (batch["queries"], batch["graph"], batch["root"])
+    out = v2p.decode(batch["features"], *args) if "features" in batch else v2p(batch["images"], *args)
     if "pose2rot" not in parts:
-        return predicted, looked, None, None
-    device, p2r = predicted.device, parts["pose2rot"]
+        return out, None, None
+    device, p2r = out.positions.device, parts["pose2rot"]
     items = []
     for b, e in enumerate(examples):
         sk = e["skeleton"]
-        source = predicted[b] if feed_predicted[b] else batch["positions"][b]
+        source = out.positions[b] if feed_predicted[b] else batch["positions"][b]
         positions = source[:, : sk.num_joints].cpu() * sk.scale
         items.append(encode_inputs(sk, positions, e["ref_positions"], e["ref_rotations"], p2r.config))
     inputs = collate(items).to(device)
     local, _ = p2r(inputs, batch["graph"])
-    return predicted, looked, local, inputs
+    return out, local, inputs
+
+
+def video_loss(out, batch: dict) -> torch.Tensor:
+    """3D positions, where the localising heads looked and, with a 2D head, the joints'
+    places in the image (all distances in the targets' units)."""
+    valid = batch["graph"].valid
+    loss = POSITION_WEIGHT * position_loss(out.positions, batch["positions"], valid) + WHERE_WEIGHT * where_loss(
+        out.looked, batch["uv"]
+    )
+    if out.uv is not None:
+        loss = loss + UV_WEIGHT * position_loss(out.uv, batch["uv"], valid)
+    return loss
 
 
 def video_examples(seeds, frames: int, bones: int, image_size: int) -> list[dict]:
@@ -279,20 +269,26 @@ def video_validation_set(count: int, frames: int, max_bones: int, image_size: in
 
 @torch.no_grad()
 def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
-    """MPJPE (cm at 1 m scale) of V2P and, with P2R, the rotation error of the network and
-    of the IK on the same predicted positions (deg), over the validation clips."""
+    """MPJPE (cm at 1 m scale), with a 2D head its error in pixels of the input square, and
+    with P2R the rotation error of the network and of the IK on the same predicted
+    positions (deg), over the validation clips."""
     parts.eval()
-    mpjpe, net, ik_deg = [], [], []
+    mpjpe, pixels, net, ik_deg = [], [], [], []
+    size = parts["video2pose"].config.image_size
     for e in examples:
         batch = video_batch([e], device)
-        predicted, _, local, inputs = end_to_end(parts, batch, [e], np.array([True]))
-        mpjpe.append(float((predicted[0] - batch["positions"][0]).norm(dim=-1).mean()) * 100)
+        out, local, inputs = end_to_end(parts, batch, [e], np.array([True]))
+        mpjpe.append(float((out.positions[0] - batch["positions"][0]).norm(dim=-1).mean()) * 100)
+        if out.uv is not None:
+            pixels.append(float((out.uv[0] - batch["uv"][0]).norm(dim=-1).mean()) * size / 2)
         if local is not None:
             true = e["rotations"].double().numpy()
             net.append(metrics.rotation_error(local[0].cpu().double().numpy(), true))
             ik_deg.append(metrics.rotation_error(local_rotations(inputs, inputs.first_guess)[0].cpu().double().numpy(), true))
     parts.train()
     result = {"mpjpe_cm": float(np.mean(mpjpe))}
+    if pixels:
+        result["uv_px"] = float(np.mean(pixels))
     if net:
         result.update(network_deg=float(np.nanmean(net)), ik_deg=float(np.nanmean(ik_deg)))
     return result
@@ -350,8 +346,10 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
         seeds = rng.integers(0, VALIDATION_SEED, max(1, round(args.tokens / (args.frames * joints))))
         _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu", real=real)
         return {"batch": (inputs, graph, true)}
-    seeds = rng.integers(0, VALIDATION_SEED, args.clips)
     feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
+    if args.cache:
+        return {"examples": [args.cached[i] for i in rng.choice(len(args.cached), args.clips, replace=False)], "feed": feed}
+    seeds = rng.integers(0, VALIDATION_SEED, args.clips)
     return {"examples": video_examples(seeds, args.frames, bones, args.image_size), "feed": feed}
 
 
@@ -391,7 +389,11 @@ def train(args) -> dict:
     video = args.stage != "p2r"
     if video:
         args.image_size = parts["video2pose"].config.image_size  # an --init V2P keeps its own
-    if video:
+    if args.cache:
+        args.cached = video_cache.load(args.cache)
+        val = video_cache.load(args.val_cache)[: args.val_clips]
+        print(f"{len(args.cached)} cached training clips, {len(val)} validation clips", file=sys.stderr, flush=True)
+    elif video:
         val = video_validation_set(args.val_clips, args.frames, args.max_bones, parts["video2pose"].config.image_size)
     else:
         val = validation_set(args.val_clips, args.frames, parts["pose2rot"].config, args.max_bones)
@@ -400,8 +402,9 @@ def train(args) -> dict:
         "data_seed": args.seed,
         "git_commit": git_commit(),
         "steps": args.steps,
-        "validation": f"procedural seeds {VALIDATION_SEED}..{VALIDATION_SEED + args.val_clips - 1}"
-        + (", rendered" if video else " and the evaluation split of the CMU and DeepMimic clips, exact and 2 cm noise"),
+        "validation": f"seeds {VALIDATION_SEED}..{VALIDATION_SEED + args.val_clips - 1}"
+        + (", rendered" if video else " and the evaluation split of the CMU and DeepMimic clips, exact and 2 cm noise")
+        + (f" (cached in {args.val_cache}, training clips in {args.cache})" if args.cache else ""),
     }
     sizes = ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,} parameters" for name, m in parts.items())
     print(f"{args.stage}: {sizes}", file=sys.stderr, flush=True)
@@ -423,9 +426,8 @@ def train(args) -> dict:
             group["lr"] = learning_rate(step, args.steps, args.lr)
         if video:
             batch = video_batch(data["examples"], device)
-            predicted, looked, local, inputs = end_to_end(parts, batch, data["examples"], data["feed"])
-            loss = POSITION_WEIGHT * position_loss(predicted, batch["positions"], batch["graph"].valid)
-            loss = loss + WHERE_WEIGHT * where_loss(looked, batch["uv"])
+            out_v2p, local, inputs = end_to_end(parts, batch, data["examples"], data["feed"])
+            loss = video_loss(out_v2p, batch)
             if local is not None:
                 loss = loss + rotation_loss(local, batch["rotations"], batch["graph"].valid, inputs.is_root)
         else:
@@ -468,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=24, help="frames per clip")
     parser.add_argument("--clips", type=int, default=4, help="video stages: rendered clips per step")
     parser.add_argument("--image-size", type=int, default=V2PConfig.image_size, help="video stages: a new V2P's input size")
+    parser.add_argument("--cache", help="video stages: train on the clips cached here (`model.data.video_cache`)")
+    parser.add_argument("--val-cache", help="with --cache: the cached validation clips (`video_cache --validation`)")
     parser.add_argument("--warmup", type=int, default=500, help="joint stage: steps until P2R sees only predictions")
     parser.add_argument(
         "--init", nargs="+", default=[], help="start from the parts in these checkpoints (the last one that has a part gives it)"
@@ -492,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     if args.steps < 1 or args.tokens < 1 or args.clips < 1 or args.frames < 2:
         parser.error("--steps, --tokens and --clips must be at least 1, --frames at least 2")
+    if args.cache and (args.stage == "p2r" or not args.val_cache or args.workers):
+        parser.error("--cache is for the video stages, needs --val-cache, and runs without --workers (the cache is in memory)")
     if args.resume and not _state_path(Path(args.out)).is_file():
         parser.error(f"--resume: no training state at {_state_path(Path(args.out))}")
     result = train(args)

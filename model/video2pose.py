@@ -1,8 +1,11 @@
 """Video-to-Pose (V2P): video frames + the target skeleton -> 3D joint positions per frame.
 
-1. An image encoder turns each frame into a grid of tokens. It is a compact CNN trained
-   from scratch (no pretrained backbone can be downloaded here); anything with the same
-   `forward(images) -> (N, tokens, width)` and `token_xy` can replace it.
+1. An image encoder turns each frame into tokens. `efficientnet_lite0` (the default):
+   ImageNet-pretrained EfficientNet-Lite0 (`model.efficientnet`), frozen, its stride-8
+   and stride-16 feature maps projected to tokens (multi-scale: the fine grid places a
+   joint, the coarse one knows the body); its `features` are what training caches.
+   `cnn`: the compact CNN trained from scratch that earlier checkpoints carry. Anything
+   with `features(images)`, `tokens(features)` and `token_xy` can replace them.
 2. Joint queries come from the skeleton alone: its rest-pose features (as in P2R), and a
    frequency embedding of the rest and reference heads, refined by GL-GMHA blocks, so a
    query knows which part of the body it is (a leaf of the longest chain, a wing tip...).
@@ -14,18 +17,22 @@
    coordinates), a cheap spatial read-out that the next layers use; training asks each
    layer's first head to look at the joint's place in the image.
 4. A head gives each joint's position in the view frame (DESIGN.md section 3), root at
-   the origin, in units of the skeleton's scale.
+   the origin, in units of the skeleton's scale; with the pretrained encoder, a second
+   head gives where each joint is in the image (x right, y down, -1..1 edge to edge of
+   the network's input square).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import efficientnet
 from .attention import Graph
 from .layers import Block, Config
 from .padding import stack_padded
@@ -38,7 +45,8 @@ QUERY_FEATURES = REST_FEATURES + 2 * 3 * (2 * FREQUENCIES + 1)
 
 @dataclass(frozen=True)
 class V2PConfig(Config):
-    image_size: int = 96  # frames are letterboxed to this square (`model.video.prepare_frames`)
+    image_size: int = 160  # frames are letterboxed to this square (`model.video.prepare_frames`)
+    encoder: str = "efficientnet_lite0"  # or "cnn" (trained from scratch, earlier checkpoints)
     width: int = 96
     heads: int = 4
     query_layers: int = 2
@@ -49,8 +57,10 @@ class V2PConfig(Config):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.window % 2 == 0 or self.image_size % 8:
-            raise ValueError(f"window must be odd and image_size a multiple of 8, got {self.window}, {self.image_size}")
+        if self.window % 2 == 0 or self.image_size % 16:
+            raise ValueError(f"window must be odd and image_size a multiple of 16, got {self.window}, {self.image_size}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}")
 
     @property
     def halo(self) -> int:
@@ -77,22 +87,63 @@ def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.GroupNorm(8, cout), nn.GELU())
 
 
-class ImageEncoder(nn.Module):
-    """(N, 3, S, S) in [0, 1] -> (N, (S/8)^2, width) tokens, at stride 8."""
+def _grid(cells: int) -> torch.Tensor:
+    """(cells^2, 2) centres of a square grid's cells, x right, y down, -1..1."""
+    axis = (torch.arange(cells, dtype=torch.float32) + 0.5) / cells * 2 - 1
+    yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([xx, yy], -1).reshape(-1, 2)
+
+
+class CNNEncoder(nn.Module):
+    """(N, 3, S, S) in [0, 1] -> (N, (S/8)^2, width) tokens, at stride 8, trained from scratch."""
 
     def __init__(self, config: V2PConfig):
         super().__init__()
         w, g = config.width, config.image_size // 8
         self.net = nn.Sequential(_conv(3, 32, 2), _conv(32, 64, 2), _conv(64, 64, 1), _conv(64, w, 2), _conv(w, w, 1))
         self.position = nn.Parameter(torch.randn(g * g, w) * 0.02)
-        axis = (torch.arange(g, dtype=torch.float32) + 0.5) / g * 2 - 1
-        yy, xx = torch.meshgrid(axis, axis, indexing="ij")
-        self.register_buffer("token_xy", torch.stack([xx, yy], -1).reshape(-1, 2), persistent=False)
+        self.register_buffer("token_xy", _grid(g), persistent=False)
         self.register_buffer("mean", torch.tensor([0.45, 0.45, 0.45]).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (images,)
+
+    def tokens(self, images: torch.Tensor) -> torch.Tensor:
         features = self.net((images - self.mean) * 4)
         return features.flatten(2).transpose(1, 2) + self.position
+
+
+class PretrainedEncoder(nn.Module):
+    """(N, 3, S, S) in [0, 1] -> (N, (S/8)^2 + (S/16)^2, width) tokens: the frozen
+    EfficientNet-Lite0's stage-3 (stride 8) and stage-5 (stride 16) maps, each projected
+    to the width, with a learned embedding of the token's place."""
+
+    TAPS = (3, 5)
+
+    def __init__(self, config: V2PConfig):
+        super().__init__()
+        w, S = config.width, config.image_size
+        self.backbone = efficientnet.pretrained(max(self.TAPS)).requires_grad_(False).eval()
+        self.project = nn.ModuleList(nn.Linear(self.backbone.channels[t - 1], w) for t in self.TAPS)
+        cells = [S // 8, S // 16]
+        self.position = nn.Parameter(torch.randn(sum(c * c for c in cells), w) * 0.02)
+        self.register_buffer("token_xy", torch.cat([_grid(c) for c in cells]), persistent=False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.backbone.eval()  # frozen: its batch norms keep the pretrained statistics
+        return self
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The frozen part's output, per tap (N, cells, channels): what training caches."""
+        return tuple(f.flatten(2).transpose(1, 2) for f in self.backbone(images, self.TAPS))
+
+    def tokens(self, *features: torch.Tensor) -> torch.Tensor:
+        return torch.cat([p(f) for p, f in zip(self.project, features, strict=True)], 1) + self.position
+
+
+ENCODERS = {"cnn": CNNEncoder, "efficientnet_lite0": PretrainedEncoder}
 
 
 class ImageAttention(nn.Module):
@@ -118,12 +169,18 @@ class ImageAttention(nn.Module):
         return out + self.where(where.flatten(-2)), where[..., 0, :]
 
 
+class V2POutput(NamedTuple):
+    positions: torch.Tensor  # (B, T, J, 3): view frame / the skeleton's scale, root at the origin
+    uv: torch.Tensor | None  # (B, T, J, 2): place in the input square, -1..1 (None: `cnn` encoder)
+    looked: torch.Tensor  # (layers, B, T, J, 2): where each layer's first head looked (trained towards uv)
+
+
 class VideoToPose(nn.Module):
     def __init__(self, config: V2PConfig):
         super().__init__()
         self.config = c = config
         w = c.width
-        self.encoder = ImageEncoder(c)
+        self.encoder = ENCODERS[c.encoder](c)
         self.embed_query = nn.Linear(QUERY_FEATURES, w)
         self.query_blocks = nn.ModuleList(Block(c, local=i % 2 == 0) for i in range(c.query_layers))
         self.temporal = nn.Conv1d(w, w, c.window, groups=w)
@@ -132,6 +189,8 @@ class VideoToPose(nn.Module):
         self.cross = nn.ModuleList(ImageAttention(w, c.heads) for _ in range(c.decoder_layers))
         self.decoder = nn.ModuleList(Block(c, local=i % 2 == 0) for i in range(c.decoder_layers))
         self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 3))
+        if c.encoder != "cnn":
+            self.head_uv = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 2))
 
     def windowed(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, T, N, D): each token plus a depthwise mix of the same token over the window of
@@ -142,14 +201,18 @@ class VideoToPose(nn.Module):
         x = self.temporal(F.pad(x, (h, h), mode="replicate"))
         return tokens + x.reshape(B, N, D, T).permute(0, 3, 1, 2)
 
-    def forward(self, images: torch.Tensor, queries: torch.Tensor, graph: Graph, root: torch.Tensor, where: bool = False):
-        """images (B, T, 3, S, S), queries (B, J, QUERY_FEATURES), root (B,) long ->
-        view-frame positions (B, T, J, 3) / scale, each clip's root at the origin; with
-        `where`, also where each layer's first head looked, (layers, B, T, J, 2), which
-        training supervises with the joints' image positions."""
+    def forward(self, images: torch.Tensor, queries: torch.Tensor, graph: Graph, root: torch.Tensor) -> V2POutput:
+        """images (B, T, 3, S, S), queries (B, J, QUERY_FEATURES), root (B,) long."""
         B, T = images.shape[:2]
-        tokens = self.norm_image(self.encoder(images.flatten(0, 1)).unflatten(0, (B, T)))
-        tokens = self.windowed(tokens)
+        features = self.encoder.features(images.flatten(0, 1))
+        return self.decode(tuple(f.unflatten(0, (B, T)) for f in features), queries, graph, root)
+
+    def decode(self, features: tuple[torch.Tensor, ...], queries: torch.Tensor, graph: Graph, root: torch.Tensor) -> V2POutput:
+        """The network after the encoder's frozen part: `features` as `encoder.features`
+        gives them, per frame (B, T, ...), e.g. read from a training cache."""
+        B, T = features[0].shape[:2]
+        tokens = self.encoder.tokens(*(f.flatten(0, 1) for f in features))
+        tokens = self.windowed(self.norm_image(tokens).unflatten(0, (B, T)))
         token_xy = self.encoder.token_xy.to(tokens)
         x = self.embed_query(queries)[:, None]
         for block in self.query_blocks:
@@ -162,8 +225,8 @@ class VideoToPose(nn.Module):
             x = block(x + update, graph)
         positions = self.head(x)
         root_position = positions.gather(2, root.view(B, 1, 1, 1).expand(B, T, 1, 3))
-        positions = positions - root_position
-        return (positions, torch.stack(looked)) if where else positions
+        uv = self.head_uv(x) if hasattr(self, "head_uv") else None
+        return V2POutput(positions - root_position, uv, torch.stack(looked))
 
 
 def collate_queries(items: list[torch.Tensor]) -> torch.Tensor:

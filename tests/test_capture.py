@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from model import network, train
-from model.data import evalsets, procedural
+from model.data import evalsets, procedural, video_cache
 from model.ik import InputError
 from model.kinematics import forward_kinematics
 from model.pose2rot import P2RConfig, PoseToRotation
+from model.video import prepare_frames
 from model.video2pose import V2PConfig, VideoToPose
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,12 +76,13 @@ def test_joint_training_lowers_the_loss():
     losses, v2p_moved = [], False
     before = parts["video2pose"].head[-1].weight.detach().clone()
     for _ in range(30):
-        predicted, _, local, inputs = train.end_to_end(parts, batch, examples, np.array([True, True]))
-        loss = train.position_loss(predicted, batch["positions"], batch["graph"].valid)
+        out, local, inputs = train.end_to_end(parts, batch, examples, np.array([True, True]))
+        loss = train.video_loss(out, batch)
         loss = loss + train.rotation_loss(local, batch["rotations"], batch["graph"].valid, inputs.is_root)
         optimizer.zero_grad()
         loss.backward()
-        v2p_moved |= bool(parts["video2pose"].encoder.net[0][0].weight.grad.abs().sum() > 0)
+        v2p_moved |= bool(parts["video2pose"].encoder.project[0].weight.grad.abs().sum() > 0)
+        assert all(p.grad is None for p in parts["video2pose"].encoder.backbone.parameters())  # frozen
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0] and v2p_moved
@@ -101,6 +103,27 @@ def test_video_training_stages_write_checkpoints(tmp_path):
     assert info["stage"] == "joint" and {"network_deg", "ik_deg", "mpjpe_cm"} <= set(info["training"]["history"][-1])
     sk, video, ref_p, ref_r = example(frames=4)
     assert network.Network.load(joint).capture(video, sk, ref_p, ref_r).shape == (4, sk.num_joints, 3, 3)
+
+
+def test_cached_video_training(tmp_path):
+    """Clips rendered once with the frozen encoder's features cached train V2P exactly as
+    clips rendered on the fly: the cache holds what the encoder would compute."""
+    small = ["--frames", "4", "--image-size", "32"]
+    assert video_cache.main(["--out", str(tmp_path / "train"), "--clips", "3", *small]) == 0
+    assert video_cache.main(["--out", str(tmp_path / "val"), "--clips", "1", "--validation", *small]) == 0
+    cached = video_cache.load(tmp_path / "train")
+    assert len(cached) == 3 and all(e["features"][0].shape == (4, 16, 40) for e in cached)
+    encoder = VideoToPose(V2PConfig(image_size=32)).encoder
+    video = video_cache.render_example(video_cache.FIRST_SEED, 4, 32, 0.5)["video"]
+    fresh = encoder.features(prepare_frames(video, 32))
+    for a, b in zip(fresh, cached[0]["features"], strict=True):
+        torch.testing.assert_close(a.half(), b)
+    assert not any(video_cache.VALIDATION_SEED <= int(p.stem.split("_")[1]) for p in (tmp_path / "train").glob("*.npz"))
+    out = tmp_path / "v2p.safetensors"
+    args = ["--stage", "v2p", "--out", str(out), "--steps", "2", "--val-every", "2", "--clips", "2", "--width", "16"]
+    assert train.main([*args, "--cache", str(tmp_path / "train"), "--val-cache", str(tmp_path / "val"), *small]) == 0
+    history = json.loads(out.with_suffix(".json").read_text())["training"]["history"]
+    assert {"mpjpe_cm", "uv_px"} <= set(history[-1])
 
 
 # ---- Cycles-rendered clips and the shipped checkpoint ---------------------------------

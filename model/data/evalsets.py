@@ -38,6 +38,7 @@ DEEPMIMIC_CLIPS = ("cartwheel", "dance_b", "jump", "punch", "walk")  # evaluatio
 RIGIFY_FRAMES, PROCEDURAL_FRAMES, PROCEDURAL_CLIPS = 240, 240, 16
 # Procedural seeds at or above this are held out: training draws below it.
 HELD_OUT_SEED = 1_000_000
+VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate training
 SETS = ("cmu", "deepmimic", "rigify", "procedural", "robots")
 
 

@@ -72,7 +72,7 @@ def random_camera(rng: np.random.Generator, heads: np.ndarray, size: int) -> Cam
     low, high = heads.reshape(-1, 3).min(0), heads.reshape(-1, 3).max(0)
     centre, radius = (low + high) / 2, max((high - low)[[0, 2]].max() / 2, 1e-6)  # across and up
     focal = 1 / (2 * np.tan(np.radians(rng.uniform(35, 65)) / 2))  # per image width
-    fill = rng.uniform(0.45, 0.95)  # of the image the clip's extent spans
+    fill = rng.uniform(0.45, 0.95) if rng.random() < 0.75 else rng.uniform(0.15, 0.45)  # of the image the clip spans
     distance = 2 * radius * focal / fill + (high - low)[1] / 2 + 1e-3 * radius
     elevation = np.radians(rng.uniform(-5, 30))
     eye = centre + distance * np.array([0.0, -np.cos(elevation), np.sin(elevation)])

@@ -1,0 +1,46 @@
+"""Training clips: a window of frames and a reference frame from elsewhere in the same
+clip, from procedural creatures or from the training split of the real clips on a
+randomised rig. The data of a seed is always the same."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import augment, evalsets, procedural
+from .motion import Motion
+
+
+def creature(seed: int, frames: int, bones: int) -> tuple[np.random.Generator, Motion, int, int]:
+    """A creature's motion of 2 x `frames` frames, the start of a `frames`-frame window
+    and a reference frame outside it; also the generator, for the rest of the example."""
+    rng = np.random.default_rng(seed)
+    skeleton = procedural.random_skeleton(seed, bones)
+    motion = procedural.random_motion(skeleton, 2 * frames, fps=float(rng.choice([24.0, 30.0, 60.0])), seed=seed)
+    start = int(rng.integers(0, frames + 1))
+    ref = int(rng.choice(np.r_[0:start, start + frames : 2 * frames]))
+    return rng, motion, start, ref
+
+
+@functools.lru_cache(maxsize=1)
+def real_clips() -> list:
+    """The training split of the real clips (`evalsets.training_clips`), loaded once per process."""
+    return evalsets.training_clips()
+
+
+def real(seed: int, frames: int) -> tuple[np.random.Generator, Motion, int, int]:
+    """A window of a real clip at 24-60 fps (played back and forth where the clip is
+    short) and a reference frame from elsewhere, on a randomised rig
+    (`augment.randomise_rig`): `frames` + 1 frames, the window first, the reference last."""
+    rng = np.random.default_rng(seed)
+    clips = real_clips()
+    chance = np.sqrt([m.num_frames for _, m in clips])
+    motion = clips[rng.choice(len(clips), p=chance / chance.sum())][1]
+    T = motion.num_frames
+    stride = max(1, round(motion.fps / rng.uniform(24, 60)))
+    t = rng.integers(0, T) + stride * np.arange(frames)
+    window = np.abs((t + T - 1) % (2 * T - 2) - (T - 1)) if T > 1 else np.zeros(frames, int)  # ping-pong
+    outside = np.setdiff1d(np.arange(T), window)
+    ref = int(rng.choice(outside if outside.size else np.arange(T)))
+    return rng, augment.randomise_rig(motion.frames(np.r_[window, ref]), rng), 0, frames

@@ -1,0 +1,69 @@
+"""Finding the subject and cutting it out (`model.crop`): the pixel mappings are exact
+inverses of the image operations, and the confidence falls where it should."""
+
+import numpy as np
+import torch
+
+from model import crop
+from model.video import prepare_frames
+
+
+def dot_frame(height, width, x, y):
+    frame = np.zeros((height, width, 3), np.uint8)
+    frame[y - 2 : y + 3, x - 2 : x + 3] = 255
+    return frame
+
+
+def brightest(image: torch.Tensor) -> torch.Tensor:
+    """(3, S, S) -> (x, y) of the weighted centre of the bright pixels (pixel centres at +0.5)."""
+    weight = image.mean(0)
+    ys, xs = torch.meshgrid(torch.arange(weight.shape[0]) + 0.5, torch.arange(weight.shape[1]) + 0.5, indexing="ij")
+    return torch.stack([(weight * xs).sum(), (weight * ys).sum()]) / weight.sum()
+
+
+def test_letterbox_and_crop_places_map_back_to_the_frame():
+    for height, width, x, y in ((480, 640, 500, 100), (720, 405, 40, 600)):
+        frame = dot_frame(height, width, x, y)
+        S = 160
+        square = prepare_frames(frame[None], S)[0]
+        uv = brightest(square) / S * 2 - 1
+        back = crop.letterbox_to_pixels(uv[None, None], height, width, S)[0, 0]
+        assert torch.allclose(back, torch.tensor([x + 0.5, y + 0.5]), atol=0.03 * max(height, width) / S * 2)
+        box = torch.tensor([[x + 30.0, y - 20.0, 120.0]])  # the dot off the crop's centre
+        cut = crop.cut([frame], box, S)[0]
+        uv = brightest(cut) / S * 2 - 1
+        assert torch.allclose(crop.crop_to_pixels(uv[None, None], box)[0, 0], torch.tensor([x + 0.5, y + 0.5]), atol=1.0)
+
+
+def test_boxes_hold_the_joints_and_crops_outside_the_frame_are_black():
+    pixels = torch.tensor([[[100.0, 50.0], [140.0, 250.0], [120.0, 150.0]]])
+    ((cx, cy, side),) = crop.boxes(pixels, 480, 640).tolist()
+    assert (cx, cy) == (120.0, 150.0) and side == 200 * crop.MARGIN
+    tiny = crop.boxes(torch.full((1, 3, 2), 10.0), 480, 640)
+    assert tiny[0, 2] == crop.MIN_SIDE * 640  # a lost subject does not zoom in on a point
+    frame = np.full((60, 80, 3), 200, np.uint8)
+    corner = crop.cut([frame], torch.tensor([[0.0, 0.0, 40.0]]), 32)[0]
+    assert corner[:, :15, :15].max() == 0 and corner[:, 17:, 17:].min() > 0.7
+
+
+def test_smoothing_follows_a_moving_subject_without_jitter():
+    t = torch.arange(60, dtype=torch.float64)
+    truth = torch.stack([10 * t, 5 * t, torch.full_like(t, 100)], -1)
+    jitter = truth + torch.randn(60, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 8
+    smooth = crop.smooth(jitter)
+    inner = slice(6, -6)
+    assert (smooth - truth)[inner].abs().mean() < 0.5 * (jitter - truth)[inner].abs().mean()
+    assert torch.allclose(crop.smooth(truth)[inner], truth[inner])  # a steady pan stays where it is
+
+
+def test_confidence_and_its_runs():
+    seen = np.tile([[100.0, 100.0], [120.0, 160.0]], (6, 1, 1))
+    boxes = np.tile([110.0, 130.0, 100.0], (6, 1))
+    located = seen.copy()
+    located[2] += 60  # the first look found something else
+    seen[4:, 1] = located[4:, 1] = [-50, 100]  # both looks: one of two joints out of frame
+    score = crop.confidence(located, seen, boxes, 240, 320)
+    np.testing.assert_allclose(score[[0, 1, 3]], 1.0)
+    assert score[2] == 0.0 and score[4] == score[5] == 0.5
+    assert crop.low_confidence_runs(score, np.arange(10, 16)) == [(12, 12)]
+    assert crop.low_confidence_runs(np.array([0.9, 0.1, 0.2, 0.9, 0.3]), np.arange(5)) == [(1, 2), (4, 4)]

