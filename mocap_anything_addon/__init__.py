@@ -1,5 +1,6 @@
 """MoCap Anything, the Blender side: a thin adapter between bpy and the `model` package
-(shipped inside this extension as the `model` sub-package).
+(shipped inside this extension as a wheel, imported as the top-level `model` just as the
+tests and the tools import it).
 
 Only this package touches bpy, and only on Blender's main thread. Registering imports the
 modules that need torch only after the preferences are read, so that a user's own torch

@@ -171,7 +171,7 @@ def capture_all(args, jobs, several: bool, truth, outputs: Outputs) -> list[str]
             files.append(path)
         if path := _output(args.preview, action, ".png", several):
             preview = outputs.temporary(path)
-            export.write_preview(obj, action, request.video, preview, result.scene_frames, result.video_frames, truth=truth)
+            export.write_preview(obj, action, request.video, preview, result, truth=truth)
             files.append(path)
         lines.append(
             f"{Path(request.video).name} -> {obj.name}: {len(result.rotations)} frames x {request.skeleton.num_joints} bones "

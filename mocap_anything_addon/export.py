@@ -94,12 +94,13 @@ def write_twist_report(report: dict, path: str | Path) -> Path:
     return path
 
 
-def write_preview(obj, action, video: str, path: str | Path, scene_frames, video_frames, *, truth=None, count=4) -> Path:
-    """A PNG of `count` of the action's keys, each a row: the video frame | the rig as Blender
-    poses it at that key's scene frame (blue; the ground-truth action in grey beneath, if
-    given). `scene_frames` and `video_frames` (K,): each key's scene frame and the video
-    frame (from 0) it was captured from."""
-    scene_frames, video_frames = np.asarray(scene_frames), np.asarray(video_frames)
+def write_preview(obj, action, video: str, path: str | Path, result, *, truth=None, count=4) -> Path:
+    """A PNG of `count` of the action's keys, each a row: the video frame with the joints
+    where Video-to-Pose saw them | the rig as Blender poses it at that key's scene frame
+    (blue; the ground-truth action in grey beneath, if given). `result`: the capture's
+    `CaptureResult` (each key's scene frame, the video frame it came from, the joints'
+    pixels and the confidence)."""
+    scene_frames, video_frames = np.asarray(result.scene_frames), np.asarray(result.video_frames)
     picks = np.linspace(0, len(scene_frames) - 1, min(count, len(scene_frames))).round().astype(int)
     images = [frame for _, frame in iter_frames(video, video_frames[picks])]
     data = obj.animation_data
@@ -110,7 +111,7 @@ def write_preview(obj, action, video: str, path: str | Path, scene_frames, video
     true_heads = None
     if truth is not None:
         true_heads = forward_kinematics(skeleton, action_rotations(obj, truth, scene_frames[picks])[1])[1]
-    image = preview(np.array(images), skeleton, heads, true_heads)
+    image = preview(np.array(images), skeleton, heads, true_heads, result.pixels[picks], result.confidence[picks])
     path = Path(bpy.path.abspath(str(path)))
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), image[..., ::-1]):

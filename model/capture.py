@@ -58,9 +58,18 @@ def draw_skeleton(skeleton: Skeleton, heads: np.ndarray, size: int, colour, imag
     return image
 
 
-def preview(frames: np.ndarray, skeleton: Skeleton, heads: np.ndarray, true_heads: np.ndarray | None = None) -> np.ndarray:
-    """One row per frame: the video frame | the skeleton posed by `heads` (K, J, 3), seen
-    from the front (blue), over `true_heads` (grey) if given. Heads are drawn root-relative."""
+def preview(
+    frames: np.ndarray,
+    skeleton: Skeleton,
+    heads: np.ndarray,
+    true_heads: np.ndarray | None = None,
+    pixels: np.ndarray | None = None,
+    confidence: np.ndarray | None = None,
+) -> np.ndarray:
+    """One row per frame: the video frame, with the joints where Video-to-Pose saw them
+    (`pixels` (K, J, 2), orange) and its confidence, if given | the skeleton posed by
+    `heads` (K, J, 3), seen from the front (blue), over `true_heads` (grey) if given.
+    Heads are drawn root-relative."""
     heads = heads - heads[:, skeleton.roots[:1]]
     if true_heads is not None:
         true_heads = true_heads - true_heads[:, skeleton.roots[:1]]
@@ -73,6 +82,15 @@ def preview(frames: np.ndarray, skeleton: Skeleton, heads: np.ndarray, true_head
         small = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         y, x = (PREVIEW_SIZE - small.shape[0]) // 2, (PREVIEW_SIZE - small.shape[1]) // 2
         tile[y : y + small.shape[0], x : x + small.shape[1]] = small
+        if pixels is not None and np.isfinite(pixels[k]).all():
+            at = np.round(pixels[k] * scale + [x, y]).astype(int)
+            for j, p in enumerate(skeleton.parents):
+                if p >= 0:
+                    cv2.line(tile, tuple(map(int, at[p])), tuple(map(int, at[j])), (255, 150, 30), 1, cv2.LINE_AA)
+        if confidence is not None and np.isfinite(confidence[k]):
+            cv2.putText(
+                tile, f"confidence {confidence[k]:.2f}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA
+            )
         canvas = None
         if true_heads is not None:
             canvas = draw_skeleton(skeleton, true_heads[k], PREVIEW_SIZE, (170, 170, 170), extent=extent)
@@ -117,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     images = np.array([frame for _, frame in iter_frames(args.video, picked[picks])])
     heads = forward_kinematics(skeleton, rotations[picks])[1]
     true_heads = forward_kinematics(skeleton, truth[picks])[1] if truth is not None else None
-    cv2.imwrite(str(out / f"{stem}.preview.png"), preview(images, skeleton, heads, true_heads)[..., ::-1])
+    image = preview(images, skeleton, heads, true_heads, result.pixels[picks], result.confidence[picks])
+    cv2.imwrite(str(out / f"{stem}.preview.png"), image[..., ::-1])
     print(f"{len(rotations)} frames, {skeleton.num_joints} joints in {elapsed:.1f} s -> {out}/{stem}.bvh, .npz, .preview.png")
     if truth is not None:
         print(

@@ -82,11 +82,12 @@ def crop_to_pixels(uv: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
 
 def confidence(located: np.ndarray, seen: np.ndarray, boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     """Per frame in [0, 1]: the share of joints inside the frame, times how well the two
-    looks agree on where the joints are (median distance against a quarter of the box).
+    looks agree on where the joints are (median distance against half the box; the first
+    look, at the whole frame, is the coarser).
     Low where the subject is lost, hidden or partly out of frame."""
     inside = ((seen >= 0) & (seen <= [width, height])).all(-1).mean(-1)
     distance = np.median(np.linalg.norm(located - seen, axis=-1), axis=-1)
-    return inside * np.clip(1 - distance / (0.25 * boxes[:, 2]), 0, 1)
+    return inside * np.clip(1 - distance / (0.5 * boxes[:, 2]), 0, 1)
 
 
 def low_confidence_runs(score: np.ndarray, scene_frames: np.ndarray) -> list[tuple[int, int]]:

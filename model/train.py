@@ -202,6 +202,17 @@ def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> d
     }
 
 
+def window(example: dict, frames: int, rng: np.random.Generator) -> dict:
+    """A random window of `frames` frames of a cached clip (all of it if it is shorter)."""
+    T = len(example["positions"])
+    if frames >= T:
+        return example
+    start = int(rng.integers(0, T - frames + 1))
+    cut = slice(start, start + frames)
+    timed = {k: example[k][cut] for k in ("positions", "uv", "rotations")}
+    return {**example, **timed, "features": tuple(f[cut] for f in example["features"])}
+
+
 def video_batch(examples: list[dict], device) -> dict:
     """Clips rendered on the fly carry `images`; cached ones (`model.data.video_cache`)
     carry the encoder's `features` instead."""
@@ -347,8 +358,11 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
         _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu", real=real)
         return {"batch": (inputs, graph, true)}
     feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
-    if args.cache:
-        return {"examples": [args.cached[i] for i in rng.choice(len(args.cached), args.clips, replace=False)], "feed": feed}
+    if args.cache:  # clips of similar size together (little padding): neighbours in the order by joint count
+        span = min(len(args.cached), 4 * args.clips)
+        first = int(rng.integers(0, len(args.cached) - span + 1))
+        picks = rng.choice(args.by_size[first : first + span], args.clips, replace=False)
+        return {"examples": [window(args.cached[i], args.frames, rng) for i in picks], "feed": feed}
     seeds = rng.integers(0, VALIDATION_SEED, args.clips)
     return {"examples": video_examples(seeds, args.frames, bones, args.image_size), "feed": feed}
 
@@ -391,6 +405,7 @@ def train(args) -> dict:
         args.image_size = parts["video2pose"].config.image_size  # an --init V2P keeps its own
     if args.cache:
         args.cached = video_cache.load(args.cache)
+        args.by_size = np.argsort([e["skeleton"].num_joints for e in args.cached], kind="stable")
         val = video_cache.load(args.val_cache)[: args.val_clips]
         print(f"{len(args.cached)} cached training clips, {len(val)} validation clips", file=sys.stderr, flush=True)
     elif video:

@@ -54,6 +54,7 @@ class V2PConfig(Config):
     window: int = 5  # frames of image tokens that reach each frame's queries
     kernel: int = 1  # (no temporal convolution in the shared blocks)
     attention: str = "gl"
+    shared_memory: bool = True  # one key/value projection of the tokens for all decoder layers
 
     def __post_init__(self):
         super().__post_init__()
@@ -148,21 +149,30 @@ ENCODERS = {"cnn": CNNEncoder, "efficientnet_lite0": PretrainedEncoder}
 
 class ImageAttention(nn.Module):
     """Cross-attention from joint queries (B, T, J, D) to image tokens (B, T, M, D), which
-    also returns the attention-weighted token coordinates per head as a feature."""
+    also returns the attention-weighted token coordinates per head as a feature. Keys and
+    values come from the layer's own projections of the tokens, or (`own_memory=False`)
+    from projections all layers share (`VideoToPose.memory`): with hundreds of tokens per
+    frame, projecting them once instead of once per layer is most of the decoder's cost."""
 
-    def __init__(self, width: int, heads: int):
+    def __init__(self, width: int, heads: int, own_memory: bool = True):
         super().__init__()
         self.heads, self.head_dim = heads, width // heads
-        self.q, self.k, self.v, self.out = (nn.Linear(width, width) for _ in range(4))
+        self.q, self.out = nn.Linear(width, width), nn.Linear(width, width)
+        if own_memory:
+            self.k, self.v = nn.Linear(width, width), nn.Linear(width, width)
         self.where = nn.Linear(2 * heads, width)
 
-    def forward(self, x: torch.Tensor, tokens: torch.Tensor, token_xy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (update (B, T, J, D), where the first head looked (B, T, J, 2))."""
+    def memory(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.k(tokens), self.v(tokens)
+
+    def forward(self, x: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor], token_xy: torch.Tensor):
+        """`memory`: keys and values (B, T, M, D) -> (update (B, T, J, D), where the first
+        head looked (B, T, J, 2))."""
 
         def split(t):
             return t.unflatten(-1, (self.heads, self.head_dim)).transpose(-2, -3)
 
-        q, k, v = split(self.q(x)), split(self.k(tokens)), split(self.v(tokens))
+        q, k, v = split(self.q(x)), split(memory[0]), split(memory[1])
         weights = torch.softmax(q @ k.transpose(-1, -2) / self.head_dim**0.5, -1)  # (B, T, H, J, M)
         out = self.out((weights @ v).transpose(-2, -3).flatten(-2))
         where = (weights @ token_xy).transpose(-2, -3)  # (B, T, J, H, 2)
@@ -186,7 +196,9 @@ class VideoToPose(nn.Module):
         self.temporal = nn.Conv1d(w, w, c.window, groups=w)
         self.norm_image = nn.LayerNorm(w)
         self.norm_cross = nn.ModuleList(nn.LayerNorm(w) for _ in range(c.decoder_layers))
-        self.cross = nn.ModuleList(ImageAttention(w, c.heads) for _ in range(c.decoder_layers))
+        self.cross = nn.ModuleList(ImageAttention(w, c.heads, not c.shared_memory) for _ in range(c.decoder_layers))
+        if c.shared_memory:
+            self.memory = nn.Linear(w, 2 * w)
         self.decoder = nn.ModuleList(Block(c, local=i % 2 == 0) for i in range(c.decoder_layers))
         self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 3))
         if c.encoder != "cnn":
@@ -218,9 +230,9 @@ class VideoToPose(nn.Module):
         for block in self.query_blocks:
             x = block(x, graph)
         x = x.expand(B, T, -1, -1)
-        looked = []
+        looked, shared = [], self.memory(tokens).chunk(2, -1) if hasattr(self, "memory") else None
         for norm, cross, block in zip(self.norm_cross, self.cross, self.decoder, strict=True):
-            update, place = cross(norm(x), tokens, token_xy)
+            update, place = cross(norm(x), shared or cross.memory(tokens), token_xy)
             looked.append(place)
             x = block(x + update, graph)
         positions = self.head(x)

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Sets up everything MoCap Anything needs on a fresh Debian/Ubuntu machine with Python 3.11:
+# Sets up everything MoCap Anything needs on a fresh Debian/Ubuntu machine:
 # - Debian packages: the CMU BVH clips (assimp-testmodels) and the X11/GL libraries the
 #   `bpy` module loads;
-# - a virtual environment in .venv with the pinned Python packages (pyproject.toml).
-# Safe to run again: it only installs what is missing or changed.
+# - a virtual environment with the pinned Python packages (pyproject.toml): by default
+#   .venv on Python 3.11 with bpy 5.0.1; `PYTHON=3.13 VENV=.venv313 EXTRAS=blender,dev`
+#   makes the Python 3.13 one (bpy 5.3.0) the test matrix uses.
+# Safe to run again: a finished environment is kept until pyproject.toml or this script
+# changes (the cache between runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,16 +22,19 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python=${PYTHON:-python3.11}
-command -v "$python" >/dev/null || python=python3
-stamp=.venv/.setup-stamp
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+version=${PYTHON:-3.11}
+venv=${VENV:-.venv}
+extras=${EXTRAS:-blender,eval,dev}
+python=$(bash scripts/find_python.sh "$version")
+stamp=$venv/.setup-stamp
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)-$extras
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: creating .venv and installing the pinned Python packages"
-  "$python" -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
-  # The CPU build of torch first, so that nothing pulls the CUDA wheels.
-  .venv/bin/pip install -q torch==2.13.0
-  .venv/bin/pip install -q -e ".[blender,eval,dev]"
+  echo "setup: creating $venv (Python $version) and installing the pinned Python packages"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  # torch first and pinned: on 3.11 the CPU build on this machine's disk, so that nothing
+  # pulls the CUDA wheels; on 3.13 PyPI has only the CUDA build (it runs on the CPU too).
+  "$venv/bin/pip" install -q torch==2.13.0
+  "$venv/bin/pip" install -q -e ".[$extras]"
   echo "$want" > "$stamp"
 fi

@@ -504,7 +504,8 @@ print(json.dumps({{
     assert done.returncode == 0, done.stderr[-2000:]
     state = json.loads(done.stdout.strip().splitlines()[-1])
     assert state["panel"] and not state["operator"]
-    assert state["message"].startswith("MoCap Anything needs PyTorch, which this install lacks for Blender's Python 3.11")
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert state["message"].startswith(f"MoCap Anything needs PyTorch, which this install lacks for Blender's Python {python}")
     assert "Own torch" in state["message"]
 
 

@@ -67,3 +67,49 @@ def test_confidence_and_its_runs():
     assert score[2] == 0.0 and score[4] == score[5] == 0.5
     assert crop.low_confidence_runs(score, np.arange(10, 16)) == [(12, 12)]
     assert crop.low_confidence_runs(np.array([0.9, 0.1, 0.2, 0.9, 0.3]), np.arange(5)) == [(1, 2), (4, 4)]
+
+
+class BlobSeer:
+    """A stand-in for Video-to-Pose with a 2D head: its two 'joints' are the left and right
+    edges of the bright blob in whatever square it is shown, so the pipeline's looks,
+    boxes, crops and mappings can be checked against a subject whose place is known."""
+
+    image_size, locates = 64, True
+
+    def video_stage(self, skeleton, ref_positions):
+        def fn(images):
+            weight = images.mean(1)  # (n, S, S)
+            S = weight.shape[-1]
+            xs = (torch.arange(S, dtype=torch.float64) + 0.5) / S * 2 - 1
+            bright = (weight > 0.5).double()
+            mass = bright.sum((1, 2)).clamp(min=1)
+            cx = (bright.sum(1) * xs).sum(-1) / mass
+            cy = (bright.sum(2) * xs).sum(-1) / mass
+            half = (bright.sum(1) > 0).double().sum(-1) / S  # half the blob's width, in -1..1 units
+            uv = torch.stack([torch.stack([cx - half, cy], -1), torch.stack([cx + half, cy], -1)], 1)
+            return torch.cat([torch.zeros(len(images), 2, 3, dtype=torch.float64), uv], -1)
+
+        return fn, 0
+
+
+def test_the_crop_follows_a_subject_that_crosses_the_frame():
+    from model import pipeline, streaming
+    from model.skeleton import Skeleton
+
+    T, H, W, side = 40, 360, 640, 24
+    centres = np.stack([np.linspace(40, W - 40, T), np.linspace(80, H - 60, T)], -1)
+    frames = []
+    for cx, cy in centres:
+        frame = np.full((H, W, 3), 30, np.uint8)
+        frame[int(cy) - side // 2 : int(cy) + side // 2, int(cx) - side // 2 : int(cx) + side // 2] = 255
+        frames.append(frame)
+    skeleton = Skeleton(np.array([-1, 0]), np.array([[0.0, 0, 0], [0, 0, 1]]))
+    chunks, stages, seen = pipeline.pose_stages(BlobSeer(), skeleton, None, iter(frames), T, chunk_frames=7)
+    assert sum(len(out) for out in streaming.chain(stages, chunks)) == T
+    box_centres = seen.boxes[:, :2]
+    assert np.abs(box_centres - centres).max() < 12  # the box follows it across the frame
+    assert (seen.boxes[:, 2] < 0.2 * W).all()  # and frames it closely: the subject fills the crop
+    second_look = seen.pixels.mean(1)
+    assert np.abs(second_look - centres).max() < 2.5  # the crop's view maps back to the frame
+    assert np.abs(second_look - centres).mean() < np.abs(seen.located.mean(1) - centres).mean()  # sharper than the first look
+    assert (seen.confidence(T) > 0.8).all()
