@@ -28,13 +28,16 @@ extras=${EXTRAS:-blender,eval,dev}
 python=$(bash scripts/find_python.sh "$version")
 stamp=$venv/.setup-stamp
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)-$extras
+pip() {  # quiet, without the lines about this machine's absent local index folders
+  "$venv/bin/pip" "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: creating $venv (Python $version) and installing the pinned Python packages"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
+  pip install -q --upgrade pip
   # torch first and pinned: on 3.11 the CPU build on this machine's disk, so that nothing
   # pulls the CUDA wheels; on 3.13 PyPI has only the CUDA build (it runs on the CPU too).
-  "$venv/bin/pip" install -q torch==2.13.0
-  "$venv/bin/pip" install -q -e ".[$extras]"
+  pip install -q torch==2.13.0
+  pip install -q -e ".[$extras]"
   echo "$want" > "$stamp"
 fi

@@ -4,9 +4,11 @@ has only the `bpy` module (a Blender of one version):
     python scripts/smoke_blender.py dist/mocap_anything-0.1.0-linux_x64.zip [--own-torch DIR]
 
 Into a fresh Blender user folder it installs the zip (its wheels included) and enables
-the extension, opens the bundled example (examples/creature.blend), captures the first
-12 frames of examples/creature.mp4 through the add-on's API and checks what a user would
-see: a new action with a key per bone per frame, finite rotations, the user's own action
+the extension, builds the bundled example's rig with plain bpy (examples/creature.npz:
+an armature "creature" with its reference pose keyed at frame 0 in the action "creature
+reference"; the example .blend is saved by Blender 5.0, which older ones cannot open),
+captures the first 12 frames of examples/creature.mp4 through the add-on's API and checks
+what a user would see: a new action with a key per bone per frame, finite rotations, the user's own action
 unchanged. Where the zip carries no torch for this Python, it checks that the extension
 says so, then points the preference "Own torch" at `--own-torch` (a site-packages folder
 with torch) and enables it again, as the message tells a user to. Prints one line;
@@ -34,18 +36,52 @@ def keyed(action) -> dict[str, list[tuple[float, float]]]:
     return {f"{c.data_path}[{c.array_index}]": [tuple(k.co) for k in c.keyframe_points] for c in curves}
 
 
+def build_rig(bpy):
+    import numpy as np
+    from mathutils import Matrix
+
+    data = np.load(ROOT / "examples" / "creature.npz")
+    parents, heads, frames = data["parents"], data["rest_heads"], data["rest_frames"]
+    names = [str(n) for n in data["names"]]
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    armature = bpy.data.armatures.new("creature")
+    obj = bpy.data.objects.new("creature", armature)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    size = float(np.ptp(heads, axis=0).max())
+    bones = []
+    for j, name in enumerate(names):
+        bone = armature.edit_bones.new(name)
+        bone.head, bone.tail = (0, 0, 0), (0, 0.05 * size, 0)
+        matrix = Matrix.Identity(4)
+        for r in range(3):
+            matrix[r][0], matrix[r][1], matrix[r][2], matrix[r][3] = (*frames[j][r], heads[j][r])
+        bone.matrix = matrix
+        if parents[j] >= 0:
+            bone.parent = bones[parents[j]]
+        bones.append(bone)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    obj.animation_data_create().action = bpy.data.actions.new("creature reference")
+    for j, name in enumerate(names):
+        pose = obj.pose.bones[name]
+        pose.rotation_mode = "QUATERNION"
+        pose.rotation_quaternion = Matrix([list(row) for row in data["ref_rotations"][j]]).to_quaternion()
+        pose.keyframe_insert("rotation_quaternion", frame=0)
+    return obj
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("zip", type=Path)
     parser.add_argument("--own-torch", help="site-packages folder with torch, for a zip that carries none for this Python")
     args = parser.parse_args()
     os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="mocap-smoke-")
+    import bpy  # noqa: I001 (addon_utils exists only once bpy is imported)
     import addon_utils
-    import bpy
 
     where = f"bpy {bpy.app.version_string} / Python {sys.version_info.major}.{sys.version_info.minor}"
-    bpy.ops.wm.open_mainfile(filepath=str(ROOT / "examples" / "creature.blend"))
-    obj = bpy.data.objects["creature"]
+    obj = build_rig(bpy)
     before = keyed(obj.animation_data.action)
     bpy.ops.extensions.package_install_files(filepath=str(args.zip.resolve()), repo="user_default", enable_on_install=True)
     if EXTENSION not in bpy.context.preferences.addons:
