@@ -29,7 +29,13 @@ from .pipeline import CaptureOptions, CaptureResult, capture_video, plan_frames
 from .video import video_info
 
 VIDEO2POSE_WEIGHTS = WEIGHTS_DIR / "video2pose.safetensors"  # V2P trained alone (stage v2p)
-COLUMNS = ("MPJPE of V2P (cm)", "rotation error (deg)", "twist error (deg)", "angular velocity error (deg/frame)")
+COLUMNS = (
+    "MPJPE of V2P (cm)",
+    "rotation error (deg)",
+    "twist error (deg)",
+    "angular velocity error (deg/frame)",
+    "2D joint error (% of box)",
+)
 PIPELINES = {  # name: (V2P checkpoint, P2R checkpoint)
     "end-to-end": (CAPTURE_WEIGHTS, CAPTURE_WEIGHTS),
     "V2P + P2R trained separately": (VIDEO2POSE_WEIGHTS, POSE2ROT_WEIGHTS),
@@ -54,13 +60,23 @@ def rig_of(clip_name: str) -> str:
     return clip_name.split("@")[0].split(".")[0]
 
 
-def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray) -> tuple[float, ...]:
+def pixel_error(pixels: np.ndarray | None, truth: np.ndarray | None) -> float:
+    """Mean distance between where V2P saw each joint and where the camera shows it, in
+    percent of the true joints' box (its longer side, per frame); NaN without both."""
+    if pixels is None or truth is None or not np.isfinite(pixels).all():
+        return float("nan")
+    box = (truth.max(1) - truth.min(1)).max(-1)  # (T,)
+    return float((np.linalg.norm(pixels - truth, axis=-1) / box[:, None]).mean() * 100)
+
+
+def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray, pixels: np.ndarray | None = None) -> tuple[float, ...]:
     sk = clip.skeleton
     return (
         metrics.mpjpe_cm(positions, clip.heads, sk),
         metrics.rotation_error(rotations, clip.rotations),
         metrics.twist_error(rotations, clip.rotations, sk),
         metrics.angular_velocity_error(rotations, clip.rotations),
+        pixel_error(pixels, clip.pixels),
     )
 
 
@@ -70,7 +86,7 @@ def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...
     if len(result.rotations) != len(clip.rotations):
         raise ValueError(f"{clip.video} decoded {len(result.rotations)} of its {len(clip.rotations)} frames")
     solved = ik.solve_rotations(clip.skeleton, result.positions, clip.ref_positions, clip.ref_rotations)
-    return scores(clip, result.positions, result.rotations), scores(clip, result.positions, solved)
+    return scores(clip, result.positions, result.rotations, result.pixels), scores(clip, result.positions, solved, result.pixels)
 
 
 def hold_scores(clip: VideoClip) -> tuple[float, ...]:

@@ -13,7 +13,7 @@ world light it. Each clip is posed frame by frame in the view frame (the world t
 by -yaw, DESIGN.md section 3), rendered, and encoded as `<clip>.mp4` with OpenCV; its
 ground truth goes to `<clip>.npz` (`model.data.evalsets.load_video_clip` reads it): the
 skeleton, the view-frame local rotations and heads (the heads as Blender evaluated
-them), and a reference pair from a frame outside the rendered excerpt, in world space
+them, and where its camera shows them, in pixels), and a reference pair from a frame outside the rendered excerpt, in world space
 as a keyed frame is. Same arguments, same files.
 """
 
@@ -30,6 +30,7 @@ from pathlib import Path
 import bpy
 import cv2
 import numpy as np
+from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -183,6 +184,7 @@ def render_clip(name: str, out: Path, frames: int, size: int, samples: int) -> d
     quats = matrix_to_quaternion(view.local_rotations)
     root_location = np.einsum("ji,tj->ti", sk.rest_frames[sk.roots[0]], view.root_translation)
     heads = np.empty((frames, sk.num_joints, 3))
+    pixels = np.empty((frames, sk.num_joints, 2))
     scene = bpy.context.scene
     with tempfile.TemporaryDirectory() as tmp:
         images = []
@@ -193,6 +195,9 @@ def render_clip(name: str, out: Path, frames: int, size: int, samples: int) -> d
             pose_bones[sk.roots[0]].location = root_location[t].tolist()
             bpy.context.view_layer.update()
             heads[t] = [tuple(pb.head) for pb in pose_bones]
+            for j, pb in enumerate(pose_bones):  # where Blender's camera shows each head, in pixels (y down)
+                u, v, _ = world_to_camera_view(scene, scene.camera, rig.matrix_world @ pb.head)
+                pixels[t, j] = u * size, (1 - v) * size
             scene.render.filepath = f"{tmp}/f{t:04d}.png"
             bpy.ops.render.render(write_still=True)
             images.append(cv2.imread(scene.render.filepath))
@@ -208,6 +213,7 @@ def render_clip(name: str, out: Path, frames: int, size: int, samples: int) -> d
         names=np.array(sk.names),
         rotations=view.local_rotations,
         heads=heads,
+        pixels=pixels,
         ref_positions=motion.positions()[REFERENCE],
         ref_rotations=motion.local_rotations[REFERENCE],
         yaw_deg=float(yaw),

@@ -106,6 +106,7 @@ class VideoClip:
     heads: np.ndarray  # (T, J, 3) joint heads, view frame
     ref_positions: np.ndarray  # (J, 3)
     ref_rotations: np.ndarray  # (J, 3, 3)
+    pixels: np.ndarray | None = None  # (T, J, 2) where the camera shows each head (sets rendered before it was kept: None)
 
 
 def load_video_set(folder: str | Path) -> list[VideoClip]:
@@ -127,6 +128,7 @@ def load_video_set(folder: str | Path) -> list[VideoClip]:
                     f["heads"],
                     f["ref_positions"],
                     f["ref_rotations"],
+                    f["pixels"] if "pixels" in f.files else None,
                 )
             )
     return clips
