@@ -26,7 +26,7 @@ from .data import render
 from .data.procedural import random_motion, random_skeleton
 from .ik import solve_rotations
 from .kinematics import forward_kinematics
-from .network import POSE2ROT_WEIGHTS, load_pretrained
+from .network import CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS, load_pretrained
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -81,13 +81,13 @@ def video_file(path: str, joints: int, frames: int, size=(640, 360)) -> tuple:
     return motion.skeleton, motion.positions()[0], motion.local_rotations[0]
 
 
-def bench_video(joints: list[int], frames: int, runs: int) -> None:
+def bench_video(joints: list[int], frames: int, runs: int, weights: str = str(CAPTURE_WEIGHTS)) -> None:
     import tempfile
 
     from .pipeline import CaptureOptions, capture_video, plan_frames
     from .video import video_info
 
-    net = load_pretrained()
+    net = load_pretrained(path=weights)
     options = CaptureOptions(device="CPU")
     print(f"{frames}-frame 640x360 mp4 clip through the capture pipeline (decode, V2P, P2R), median of {runs} runs\n")
     print("| joints | capture (s) | frames/s |")
@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per case; the median is reported (default: 5)")
     parser.add_argument("--memory-frames", type=int, default=2000, help="clip length for peak memory (default: 2000)")
     parser.add_argument("--video", action="store_true", help="time video capture (decode, V2P, P2R) instead")
+    parser.add_argument(
+        "--weights", default=str(CAPTURE_WEIGHTS), help="--video: the end-to-end checkpoint (default: the shipped one)"
+    )
     parser.add_argument("--video-frames", type=int, default=120, help="frames of the --video clip (default: 120)")
     parser.add_argument("--memory-probe", nargs=2, metavar=("SOLVER", "JOINTS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = platform.processor() or platform.machine()
     print(f"machine: {machine}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     if args.video:
-        bench_video(args.joints, args.video_frames, args.runs)
+        bench_video(args.joints, args.video_frames, args.runs, args.weights)
         return 0
     print(f"{args.frames} frames per clip, median of {args.runs} runs (float64 numpy in and out)\n")
     print("| joints | IK (s) | IK frames/s | network (s) | network frames/s | FK (s) | FK frames/s |")

@@ -1,7 +1,7 @@
 """Evaluate video pipelines on a rendered evaluation set and print markdown tables.
 
     python -m model.evaluate_video --set out/evalset               # the shipped pipelines
-    python -m model.evaluate_video --set out/evalset --pipeline my_v2p.safetensors my_p2r.safetensors
+    python -m model.evaluate_video --set out/evalset --pipeline my_v2p.safetensors my_p2r.safetensors --no-crop
 
 A pipeline is a V2P checkpoint (frames -> positions) followed by a P2R checkpoint, run
 as every capture runs (`model.pipeline.capture_video`, frame by frame from the file); the
@@ -42,10 +42,23 @@ PIPELINES = {  # name: (V2P checkpoint, P2R checkpoint)
 }
 
 
+class WholeFrame:
+    """A network seen as one that cannot locate: the pipeline takes its one look at the
+    whole frame, no crop (the ablation `--no-crop`)."""
+
+    locates = False
+
+    def __init__(self, net: Network):
+        self.net = net
+
+    def __getattr__(self, name):
+        return getattr(self.net, name)
+
+
 class Pipeline:
-    def __init__(self, v2p: str | Path, p2r: str | Path):
+    def __init__(self, v2p: str | Path, p2r: str | Path, crop: bool = True):
         parts = {"video2pose": Network.load(v2p).parts["video2pose"], "pose2rot": Network.load(p2r).parts["pose2rot"]}
-        self.net = Network(parts)
+        self.net = Network(parts) if crop else WholeFrame(Network(parts))
 
     def __call__(self, clip: VideoClip) -> CaptureResult:
         """The clip through the one capture pipeline, every frame, seen from the front."""
@@ -101,10 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--set", required=True, help="folder of a rendered set (scripts/render_evalset.py)")
     parser.add_argument("--pipeline", nargs=2, action="append", metavar=("V2P", "P2R"), help="instead of the shipped pipelines")
+    parser.add_argument("--no-crop", action="store_true", help="also run each pipeline without the crop (one look, whole frame)")
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     chosen = {f"{Path(v).stem} + {Path(r).stem}": (v, r) for v, r in args.pipeline} if args.pipeline else PIPELINES
     pipelines = {name: Pipeline(*paths) for name, paths in chosen.items()}
+    if args.no_crop:
+        pipelines.update({f"{name}, no crop": Pipeline(*paths, crop=False) for name, paths in chosen.items()})
     clips = load_video_set(args.set)
     row = lambda clip, values: Row(clip.name, clip.skeleton.num_joints, len(clip.rotations), values)  # noqa: E731
     rows: dict[str, list[Row]] = {"hold the reference pose": [row(c, hold_scores(c)) for c in clips]}
