@@ -67,12 +67,15 @@ def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.stack([right, forward, np.cross(right, forward)])
 
 
-def random_camera(rng: np.random.Generator, heads: np.ndarray, size: int) -> Camera:
-    """A static camera in front of the clip's joint heads (T, J, 3, view frame)."""
+def random_camera(rng: np.random.Generator, heads: np.ndarray, size: int, small_share: float = 0.0) -> Camera:
+    """A static camera in front of the clip's joint heads (T, J, 3, view frame). The clip
+    spans 45-95% of the image, or with probability `small_share` 15-45% (a small subject
+    in a large frame, as the first look of a capture sees it)."""
     low, high = heads.reshape(-1, 3).min(0), heads.reshape(-1, 3).max(0)
     centre, radius = (low + high) / 2, max((high - low)[[0, 2]].max() / 2, 1e-6)  # across and up
     focal = 1 / (2 * np.tan(np.radians(rng.uniform(35, 65)) / 2))  # per image width
-    fill = rng.uniform(0.45, 0.95) if rng.random() < 0.75 else rng.uniform(0.15, 0.45)  # of the image the clip spans
+    large = small_share == 0 or rng.random() < 1 - small_share  # (no draw without small subjects: seeded sets stay)
+    fill = rng.uniform(0.45, 0.95) if large else rng.uniform(0.15, 0.45)  # of the image the clip spans
     distance = 2 * radius * focal / fill + (high - low)[1] / 2 + 1e-3 * radius
     elevation = np.radians(rng.uniform(-5, 30))
     eye = centre + distance * np.array([0.0, -np.cos(elevation), np.sin(elevation)])
@@ -185,11 +188,13 @@ def bone_ends(motion: Motion, body: Body) -> tuple[np.ndarray, np.ndarray]:
     return heads, heads + (G @ body.bone_vectors[:, :, None])[..., 0]
 
 
-def render_clip(motion: Motion, body: Body, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+def render_clip(
+    motion: Motion, body: Body, rng: np.random.Generator, size: int, small_share: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """A view-frame clip (see `view_motion`) as uint8 RGB frames (T, size, size, 3), and
     where each joint head appears in them (T, J, 2): x right, y down, -1..1 edge to edge."""
     heads, tails = bone_ends(motion, body)
-    camera = random_camera(rng, np.concatenate([heads, tails], 1), size)
+    camera = random_camera(rng, np.concatenate([heads, tails], 1), size, small_share)
     light = np.array([rng.uniform(-1, 1), -rng.uniform(0.3, 1.5), rng.uniform(-0.2, 1.2)])
     light /= np.linalg.norm(light)  # towards the light, in camera axes: from the camera's side
     background = random_background(rng, size)

@@ -8,7 +8,9 @@ Re-create (or extend: finished shards are kept) with
 
 Each clip: `--frames` frames of a procedural creature or, with probability `--real`, of
 a real clip (training split only, `clips.real`) on a randomised rig, rendered by
-`model.data.render` from a random yaw and camera, JPEG-compressed at a random quality.
+`model.data.render` from a random yaw and camera (a quarter of them with the subject
+small in the frame), through a window that pans and zooms, JPEG-compressed at a random
+quality.
 Shards of `SHARD` clips are `.npz` files (no pickles) named by their first seed; seeds
 come from the training range (below `VALIDATION_SEED`), or with `--validation` from the
 validation range that training never draws.
@@ -35,6 +37,7 @@ SHARD = 50
 FIRST_SEED = 500_000  # training seeds (below VALIDATION_SEED), apart from those the on-the-fly stages draw per step
 MAX_BONES = 100
 MARGIN = 1.3  # frames are rendered this much larger, and a moving window cut out of them
+SMALL_SHARE = 0.25  # clips whose subject is small in the frame (`render.random_camera`)
 
 
 def compress(video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -77,7 +80,7 @@ def render_example(seed: int, frames: int, image_size: int, real_share: float) -
         rng, motion, start, ref = clips.creature(seed, frames, bones)
     sk = motion.skeleton
     view = render.view_motion(motion.frames(slice(start, start + frames)), rng.uniform(-np.pi, np.pi))
-    video, uv = render.render_clip(view, render.random_body(rng, sk), rng, round(image_size * MARGIN))
+    video, uv = render.render_clip(view, render.random_body(rng, sk), rng, round(image_size * MARGIN), SMALL_SHARE)
     video, uv = moving_window(video, uv, rng, image_size)
     root, positions = int(sk.roots[0]), view.positions()
     return {
