@@ -50,11 +50,12 @@ class V2PConfig(Config):
     width: int = 96
     heads: int = 4
     query_layers: int = 2
-    decoder_layers: int = 4
+    decoder_layers: int = 2
     window: int = 5  # frames of image tokens that reach each frame's queries
     kernel: int = 1  # (no temporal convolution in the shared blocks)
     attention: str = "gl"
     shared_memory: bool = True  # one key/value projection of the tokens for all decoder layers
+    fine_tokens: bool = False  # the pretrained encoder's stride-8 tokens too (5x the tokens, about 2x the cost)
 
     def __post_init__(self):
         super().__post_init__()
@@ -115,9 +116,11 @@ class CNNEncoder(nn.Module):
 
 
 class PretrainedEncoder(nn.Module):
-    """(N, 3, S, S) in [0, 1] -> (N, (S/8)^2 + (S/16)^2, width) tokens: the frozen
-    EfficientNet-Lite0's stage-3 (stride 8) and stage-5 (stride 16) maps, each projected
-    to the width, with a learned embedding of the token's place."""
+    """(N, 3, S, S) in [0, 1] -> (N, (S/16)^2 [+ (S/8)^2], width) tokens: the frozen
+    EfficientNet-Lite0's stage-5 map (stride 16) and, with `fine_tokens`, its stage-3 map
+    (stride 8), each projected to the width, with a learned embedding of the token's place.
+    `features` gives both maps whatever the configuration (what the training cache holds:
+    stage 3 is computed on the way to stage 5 anyway)."""
 
     TAPS = (3, 5)
 
@@ -125,8 +128,10 @@ class PretrainedEncoder(nn.Module):
         super().__init__()
         w, S = config.width, config.image_size
         self.backbone = efficientnet.pretrained(max(self.TAPS)).requires_grad_(False).eval()
-        self.project = nn.ModuleList(nn.Linear(self.backbone.channels[t - 1], w) for t in self.TAPS)
-        cells = [S // 8, S // 16]
+        self.used = (0, 1) if config.fine_tokens else (1,)  # which of TAPS make tokens
+        stride = {3: 8, 5: 16}
+        self.project = nn.ModuleList(nn.Linear(self.backbone.channels[self.TAPS[i] - 1], w) for i in self.used)
+        cells = [S // stride[self.TAPS[i]] for i in self.used]
         self.position = nn.Parameter(torch.randn(sum(c * c for c in cells), w) * 0.02)
         self.register_buffer("token_xy", torch.cat([_grid(c) for c in cells]), persistent=False)
 
@@ -137,11 +142,12 @@ class PretrainedEncoder(nn.Module):
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The frozen part's output, per tap (N, cells, channels): what training caches."""
+        """The frozen part's output, per tap (N, cells, channels)."""
         return tuple(f.flatten(2).transpose(1, 2) for f in self.backbone(images, self.TAPS))
 
     def tokens(self, *features: torch.Tensor) -> torch.Tensor:
-        return torch.cat([p(f) for p, f in zip(self.project, features, strict=True)], 1) + self.position
+        used = [features[i] for i in self.used]
+        return torch.cat([p(f) for p, f in zip(self.project, used, strict=True)], 1) + self.position
 
 
 ENCODERS = {"cnn": CNNEncoder, "efficientnet_lite0": PretrainedEncoder}

@@ -43,14 +43,15 @@ def test_the_network_classifies_a_photograph():
 
 @torch.no_grad()
 def test_encoder_features_and_tokens():
-    config = V2PConfig(image_size=160, width=32)
-    encoder = PretrainedEncoder(config).train()
+    encoder = PretrainedEncoder(V2PConfig(image_size=160, width=32, fine_tokens=True)).train()
     assert not encoder.backbone.training and not any(p.requires_grad for p in encoder.backbone.parameters())
     images = photograph(160).expand(2, -1, -1, -1)
     fine, coarse = encoder.features(images)
     assert fine.shape == (2, 400, 40) and coarse.shape == (2, 100, 112)
     tokens = encoder.tokens(fine, coarse)
     assert tokens.shape == (2, 500, 32) and encoder.token_xy.shape == (500, 2)
+    coarse_only = PretrainedEncoder(V2PConfig(image_size=160, width=32))  # the default: stride 16 only
+    assert coarse_only.tokens(fine, coarse).shape == (2, 100, 32) and coarse_only.token_xy.shape == (100, 2)
     # the same photograph shifted right by a cell of the coarse grid moves its features with it
     shifted = torch.roll(images, 16, dims=3)
     coarse_shifted = encoder.features(shifted)[1].reshape(2, 10, 10, 112)
