@@ -99,6 +99,8 @@ def project_wheel() -> Path:
     """This project's wheel (`model` with its weights), built from the source tree."""
     folder = BUILD / "wheels" / "project"
     shutil.rmtree(folder, ignore_errors=True)
+    for stale in ("lib", "bdist.linux-x86_64"):  # setuptools' own build folders would carry old files into the wheel
+        shutil.rmtree(BUILD / stale, ignore_errors=True)
     command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(folder), str(ROOT)]
     subprocess.run(command, check=True)
     (wheel,) = folder.glob("*.whl")
