@@ -184,17 +184,13 @@ def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> d
     (root-relative, in units of the skeleton's scale) and a world-space reference pair."""
     rng, motion, start, ref = clips.creature(seed, frames, bones)
     skeleton = motion.skeleton
-    view = render.view_motion(motion.frames(slice(start, start + frames)), rng.uniform(-np.pi, np.pi))
-    video, uv = render.render_clip(view, render.random_body(rng, skeleton), rng, image_size)
-    images = prepare_frames(video, image_size)
+    view, video, uv, positions = render.render_seen(motion.frames(slice(start, start + frames)), rng, image_size)
     ref_positions = motion.positions()[ref]
-    root = int(skeleton.roots[0])
-    positions = view.positions()
     return {
         "skeleton": skeleton,
-        "images": images,
+        "images": prepare_frames(video, image_size),
         "queries": query_features(skeleton, ref_positions),
-        "positions": torch.as_tensor((positions - positions[:, root : root + 1]) / skeleton.scale, dtype=torch.float32),
+        "positions": torch.as_tensor(positions, dtype=torch.float32),
         "uv": torch.as_tensor(uv, dtype=torch.float32),
         "rotations": torch.as_tensor(view.local_rotations, dtype=torch.float32),
         "ref_positions": torch.as_tensor(ref_positions, dtype=torch.float32),

@@ -203,3 +203,15 @@ def render_clip(
     image = image * rng.uniform(0.7, 1.3) + torch.as_tensor(rng.normal(0, rng.uniform(0, 0.03), image.shape), dtype=image.dtype)
     uv = _project(h, camera, size)[0].numpy() / size * 2 - 1
     return (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy(), uv
+
+
+def render_seen(motion: Motion, rng: np.random.Generator, size: int, small_share: float = 0.0):
+    """A clip seen from a random yaw, with a random body and camera (`render_clip`): the
+    view-frame motion, the frames (T, size, size, 3), where each joint appears (T, J, 2),
+    and the heads' targets: view frame, root at the origin, in units of the skeleton's
+    scale (T, J, 3)."""
+    view = view_motion(motion, rng.uniform(-np.pi, np.pi))
+    video, uv = render_clip(view, random_body(rng, motion.skeleton), rng, size, small_share)
+    sk, positions = motion.skeleton, view.positions()
+    root = int(sk.roots[0])
+    return view, video, uv, (positions - positions[:, root : root + 1]) / sk.scale

@@ -79,16 +79,15 @@ def render_example(seed: int, frames: int, image_size: int, real_share: float) -
         bones = int(round(np.exp(pick.uniform(np.log(procedural.MIN_BONES), np.log(MAX_BONES)))))
         rng, motion, start, ref = clips.creature(seed, frames, bones)
     sk = motion.skeleton
-    view = render.view_motion(motion.frames(slice(start, start + frames)), rng.uniform(-np.pi, np.pi))
-    video, uv = render.render_clip(view, render.random_body(rng, sk), rng, round(image_size * MARGIN), SMALL_SHARE)
+    window = motion.frames(slice(start, start + frames))
+    view, video, uv, positions = render.render_seen(window, rng, round(image_size * MARGIN), SMALL_SHARE)
     video, uv = moving_window(video, uv, rng, image_size)
-    root, positions = int(sk.roots[0]), view.positions()
     return {
         "video": compress(video, rng),
         "parents": sk.parents,
         "rest_heads": sk.rest_heads,
         "rest_frames": sk.rest_frames,
-        "positions": ((positions - positions[:, root : root + 1]) / sk.scale).astype(np.float32),
+        "positions": positions.astype(np.float32),
         "uv": uv.astype(np.float32),
         "rotations": view.local_rotations.astype(np.float32),
         "ref_positions": motion.positions()[ref],
@@ -110,7 +109,7 @@ def build_shard(path: Path, seeds, frames: int, image_size: int, real_share: flo
     tmp.replace(path)  # a shard is there whole or not at all
 
 
-def load(directory: Path, device="cpu") -> list[dict]:
+def load(directory: Path) -> list[dict]:
     """Every cached clip as a dict: skeleton, V2P queries, the features (T, cells, C) per
     encoder tap, and the targets as float tensors."""
     out = []
