@@ -46,16 +46,21 @@ def load_rig(path: str | Path) -> tuple[Skeleton, np.ndarray, np.ndarray, np.nda
         return skeleton, f["ref_positions"], f["ref_rotations"], truth
 
 
+def draw_bones(image: np.ndarray, skeleton: Skeleton, pixels: np.ndarray, colour, thickness: int) -> np.ndarray:
+    """A line from each joint's pixel (J, 2) to its parent's."""
+    at = np.round(pixels).astype(int)
+    for j, p in enumerate(skeleton.parents):
+        if p >= 0:
+            cv2.line(image, tuple(map(int, at[p])), tuple(map(int, at[j])), colour, thickness, cv2.LINE_AA)
+    return image
+
+
 def draw_skeleton(skeleton: Skeleton, heads: np.ndarray, size: int, colour, image=None, extent=None) -> np.ndarray:
     """Bones as lines, seen from the front of the view frame (x right, z up)."""
     image = np.full((size, size, 3), 255, np.uint8) if image is None else image
     xz = heads[:, [0, 2]] * np.array([1.0, -1.0])
     extent = extent if extent is not None else max(np.abs(xz).max(), 1e-9) * 1.15
-    pixels = np.round(xz / extent * size / 2 + size / 2).astype(int)
-    for j, p in enumerate(skeleton.parents):
-        if p >= 0:
-            cv2.line(image, tuple(map(int, pixels[p])), tuple(map(int, pixels[j])), colour, 2, cv2.LINE_AA)
-    return image
+    return draw_bones(image, skeleton, xz / extent * size / 2 + size / 2, colour, 2)
 
 
 def preview(
@@ -83,10 +88,7 @@ def preview(
         y, x = (PREVIEW_SIZE - small.shape[0]) // 2, (PREVIEW_SIZE - small.shape[1]) // 2
         tile[y : y + small.shape[0], x : x + small.shape[1]] = small
         if pixels is not None and np.isfinite(pixels[k]).all():
-            at = np.round(pixels[k] * scale + [x, y]).astype(int)
-            for j, p in enumerate(skeleton.parents):
-                if p >= 0:
-                    cv2.line(tile, tuple(map(int, at[p])), tuple(map(int, at[j])), (255, 150, 30), 1, cv2.LINE_AA)
+            draw_bones(tile, skeleton, pixels[k] * scale + [x, y], (255, 150, 30), 1)
         if confidence is not None and np.isfinite(confidence[k]):
             cv2.putText(
                 tile, f"confidence {confidence[k]:.2f}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA

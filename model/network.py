@@ -127,9 +127,8 @@ class Network:
 
     @property
     def locates(self) -> bool:
-        """Whether V2P gives the joints' places in the image, and so can find the subject
-        and look at a crop around it (`model.crop`)."""
-        return self._part("video2pose").config.encoder != "cnn"
+        """Whether V2P gives the joints' places in the image (`V2PConfig.locates`)."""
+        return self._part("video2pose").config.locates
 
     @property
     def image_size(self) -> int:

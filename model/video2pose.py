@@ -1,9 +1,10 @@
 """Video-to-Pose (V2P): video frames + the target skeleton -> 3D joint positions per frame.
 
 1. An image encoder turns each frame into tokens. `efficientnet_lite0` (the default):
-   ImageNet-pretrained EfficientNet-Lite0 (`model.efficientnet`), frozen, its stride-8
-   and stride-16 feature maps projected to tokens (multi-scale: the fine grid places a
-   joint, the coarse one knows the body); its `features` are what training caches.
+   ImageNet-pretrained EfficientNet-Lite0 (`model.efficientnet`), frozen, its stride-16
+   feature map projected to tokens (with `fine_tokens`, its stride-8 map too: a finer
+   grid to place a joint on, at about 2.4x the training step's cost); its `features` are
+   what training caches.
    `cnn`: the compact CNN trained from scratch that earlier checkpoints carry. Anything
    with `features(images)`, `tokens(features)` and `token_xy` can replace them.
 2. Joint queries come from the skeleton alone: its rest-pose features (as in P2R), and a
@@ -55,7 +56,7 @@ class V2PConfig(Config):
     kernel: int = 1  # (no temporal convolution in the shared blocks)
     attention: str = "gl"
     shared_memory: bool = True  # one key/value projection of the tokens for all decoder layers
-    fine_tokens: bool = False  # the pretrained encoder's stride-8 tokens too (5x the tokens, about 2x the cost)
+    fine_tokens: bool = False  # the pretrained encoder's stride-8 tokens too (5x the tokens, about 2.4x a step's cost)
 
     def __post_init__(self):
         super().__post_init__()
@@ -63,6 +64,12 @@ class V2PConfig(Config):
             raise ValueError(f"window must be odd and image_size a multiple of 16, got {self.window}, {self.image_size}")
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}")
+
+    @property
+    def locates(self) -> bool:
+        """Whether the network gives each joint's place in the image (a 2D head), and so
+        can find the subject and look at a crop around it (`model.crop`)."""
+        return self.encoder != "cnn"
 
     @property
     def halo(self) -> int:
@@ -207,7 +214,7 @@ class VideoToPose(nn.Module):
             self.memory = nn.Linear(w, 2 * w)
         self.decoder = nn.ModuleList(Block(c, local=i % 2 == 0) for i in range(c.decoder_layers))
         self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 3))
-        if c.encoder != "cnn":
+        if c.locates:
             self.head_uv = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 2))
 
     def windowed(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -243,7 +250,7 @@ class VideoToPose(nn.Module):
             x = block(x + update, graph)
         positions = self.head(x)
         root_position = positions.gather(2, root.view(B, 1, 1, 1).expand(B, T, 1, 3))
-        uv = self.head_uv(x) if hasattr(self, "head_uv") else None
+        uv = self.head_uv(x) if self.config.locates else None
         return V2POutput(positions - root_position, uv, torch.stack(looked))
 
 

@@ -126,7 +126,9 @@ def test_cached_video_training(tmp_path):
     assert {"mpjpe_cm", "uv_px"} <= set(history[-1])
     joint = tmp_path / "joint.safetensors"
     args = ["--stage", "joint", "--init", str(out), str(network.POSE2ROT_WEIGHTS), "--out", str(joint), "--steps", "1"]
-    assert train.main([*args, "--clips", "2", "--cache", str(tmp_path / "train"), "--val-cache", str(tmp_path / "val"), *small]) == 0
+    assert (
+        train.main([*args, "--clips", "2", "--cache", str(tmp_path / "train"), "--val-cache", str(tmp_path / "val"), *small]) == 0
+    )
     history = json.loads(joint.with_suffix(".json").read_text())["training"]["history"]
     assert {"mpjpe_cm", "uv_px", "network_deg", "ik_deg"} <= set(history[-1])
 
