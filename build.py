@@ -9,8 +9,9 @@ The zip holds the add-on (`mocap_anything_addon/` at its root) and, listed in th
 manifest's `wheels`, this project's own wheel (the `model` package with its weights: the
 add-on imports `model` exactly as the tests and the command-line tools do, one package
 under one name) and the wheels of torch (CPU), OpenCV and safetensors with their
-dependencies (numpy excepted: Blender ships it). Installing is then offline; nothing runs
-pip inside Blender. Each platform's wheels are the pinned list `RUNTIME`, fetched one by
+dependencies (numpy excepted: Blender ships it), and for Python 3.11 the person path's
+detector (`PERSON_RUNTIME`). Installing is then offline; nothing runs pip inside
+Blender. Each platform's wheels are the pinned lists (`requirements`), fetched one by
 one without dependency resolution (`pip download --platform` would evaluate torch's
 markers against this host, not the target, and ask Windows for Linux's nvidia wheels),
 once, into build/wheels/<platform>/. Linux gets the CPU build of torch (`torch==2.13.0+cpu`,
@@ -54,6 +55,24 @@ RUNTIME = [
     "markupsafe==3.0.4",
     "fsspec==2026.9.0",
 ]
+# The person path's detector (mediapipe 0.10.21, BlazePose) and what importing it needs,
+# for Python 3.11 only: it has no 3.13 wheels, so Blender 5.1 and later take the general
+# path (the capture says so). Without mediapipe's own requirements (jax, another OpenCV).
+PERSON_RUNTIME = [
+    "mediapipe==0.10.21",
+    "protobuf==4.25.8",
+    "attrs==26.1.0",
+    "matplotlib==3.11.2",
+    "contourpy==1.3.3",
+    "cycler==0.12.1",
+    "fonttools==4.68.0",
+    "kiwisolver==1.5.1",
+    "packaging==26.4",
+    "pillow==13.0.0",
+    "pyparsing==3.3.3",
+    "python-dateutil==4.0.0",
+    "tzdata==2026.6",
+]
 # Blender 4.2 to 5.0 run Python 3.11, 5.1 and later 3.13: each zip carries the wheels of both,
 # and Blender installs those of its own Python. torch per platform and Python; None where no
 # CPU build can be had (Linux on 3.13: PyPI's is a CUDA build of several GB): there the
@@ -77,21 +96,27 @@ def blender_ext() -> Path:
     return found[-1]
 
 
+def requirements(platform: str, python: str) -> list[str]:
+    torch = TORCH[platform, python]
+    return ([torch] if torch else []) + RUNTIME + (PERSON_RUNTIME if python == "3.11" else [])
+
+
 def download_wheels(platform: str) -> list[Path]:
     folder = BUILD / "wheels" / platform
-    if not (folder / ".complete").exists():
+    wanted = "\n".join(r for python in PYTHONS for r in requirements(platform, python))
+    complete = folder / ".complete"  # holds the list it was made for
+    if not complete.exists() or complete.read_text(encoding="utf-8") != wanted:
         print(f"build: downloading wheels for {platform} into {folder}", flush=True)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         tags = [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
         for python in PYTHONS:
-            torch = TORCH[platform, python]
-            for requirement in [torch, *RUNTIME] if torch else RUNTIME:
+            for requirement in requirements(platform, python):
                 command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:"]
                 command += ["--dest", str(folder), *tags, "--python-version", python, "--implementation", "cp", requirement]
                 if subprocess.run(command).returncode:
                     raise SystemExit(f"build: no {requirement} wheel for {platform} (Python {python}) on this host's pip path")
-        (folder / ".complete").touch()
+        complete.write_text(wanted, encoding="utf-8")
     return sorted(folder.glob("*.whl"))
 
 

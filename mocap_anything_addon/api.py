@@ -34,6 +34,7 @@ def capture(
     stride: int = 1,
     video_start: int = 0,
     mapping: str = "TIME",
+    subject: str = "AUTO",
     smoothing: float = 0.0,
 ):
     """Capture `video_path` onto `armature_object`: returns the new `bpy.types.Action`,
@@ -45,7 +46,10 @@ def capture(
     subject is at that frame. `view` is where the camera stood: FRONT, BACK, LEFT or RIGHT
     of the rig. `device` is AUTO (CUDA when torch sees one), CPU or CUDA. `mapping` TIME
     takes for each key the video frame nearest its scene time (from `video_start`), FRAME
-    takes video frame n for scene frame n. `smoothing` is a Gaussian sigma in frames.
+    takes video frame n for scene frame n. `subject` is AUTO (the person path when the rig
+    is a humanoid and a person is seen), PERSON or OTHER; the action's custom property
+    "mocap_anything_path" says which path ran and why. `smoothing` is a Gaussian sigma in
+    frames.
     """
     options = CaptureOptions(
         reference_frame=reference_frame,
@@ -56,6 +60,7 @@ def capture(
         mapping=mapping,
         view=view,
         device=device,
+        subject=subject,
         smoothing=smoothing,
     )
     request = _capture.prepare(armature_object, video_path, options)

@@ -80,7 +80,7 @@ def write(obj, request: Request, result: CaptureResult):
     (`keys.assign` keeps the action it replaces safe). Bones with Inherit Rotation off get
     the rotations that give the predicted world frames (`model.kinematics.local_from_world`).
     The action records the user's action it was captured against, where later captures
-    read their reference. Returns the action."""
+    read their reference, and which path the capture took and why. Returns the action."""
     skeleton, names = request.skeleton, request.skeleton.names
     world = forward_kinematics(skeleton, result.rotations)[0]
     basis = local_from_world(skeleton, world, hinge_bones(obj, names))
@@ -89,6 +89,7 @@ def write(obj, request: Request, result: CaptureResult):
         obj, f"{Path(request.video).stem} capture", result.scene_frames, basis, names, rotation_modes(obj, names)
     )
     action[keys.SOURCE_KEY] = source.name if source is not None else ""
+    action[keys.PATH_KEY] = str(result.path)
     if source_slot is not None:
         action[keys.SOURCE_SLOT_KEY] = source_slot.identifier
     keys.assign(obj, action, slot)

@@ -175,7 +175,7 @@ def capture_all(args, jobs, several: bool, truth, outputs: Outputs) -> list[str]
             files.append(path)
         lines.append(
             f"{Path(request.video).name} -> {obj.name}: {len(result.rotations)} frames x {request.skeleton.num_joints} bones "
-            f"in {time.perf_counter() - started:.1f} s, action {action.name!r}" + "".join(f", {p}" for p in files)
+            f"in {time.perf_counter() - started:.1f} s ({result.path}), action {action.name!r}" + "".join(f", {p}" for p in files)
         )
     return lines
 

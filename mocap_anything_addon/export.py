@@ -96,7 +96,7 @@ def write_twist_report(report: dict, path: str | Path) -> Path:
 
 def write_preview(obj, action, video: str, path: str | Path, result, *, truth=None, count=4) -> Path:
     """A PNG of `count` of the action's keys, each a row: the video frame with the joints
-    where Video-to-Pose saw them | the rig as Blender poses it at that key's scene frame
+    where Video-to-Pose saw them (and the person path's landmarks) | the rig as Blender poses it at that key's scene frame
     (blue; the ground-truth action in grey beneath, if given). `result`: the capture's
     `CaptureResult` (each key's scene frame, the video frame it came from, the joints'
     pixels and the confidence)."""
@@ -111,7 +111,8 @@ def write_preview(obj, action, video: str, path: str | Path, result, *, truth=No
     true_heads = None
     if truth is not None:
         true_heads = forward_kinematics(skeleton, action_rotations(obj, truth, scene_frames[picks])[1])[1]
-    image = preview(np.array(images), skeleton, heads, true_heads, result.pixels[picks], result.confidence[picks])
+    marks = result.landmarks[picks] if result.landmarks is not None else None
+    image = preview(np.array(images), skeleton, heads, true_heads, result.pixels[picks], result.confidence[picks], marks)
     path = Path(bpy.path.abspath(str(path)))
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), image[..., ::-1]):

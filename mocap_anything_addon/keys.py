@@ -157,6 +157,7 @@ def new_action(obj, name: str, frames: np.ndarray, rotations: np.ndarray, names:
 
 SOURCE_KEY = "mocap_anything_source"  # on a capture's action: the name of the action it replaced
 SOURCE_SLOT_KEY = "mocap_anything_source_slot"  # ... and that action's slot (Blender 4.4+)
+PATH_KEY = "mocap_anything_path"  # ... and which path the capture took, and why
 STASH = "[Action Stash]"  # Blender's own name for a muted NLA track that keeps an action
 
 

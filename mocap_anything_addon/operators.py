@@ -97,7 +97,8 @@ class MOCAP_OT_capture(bpy.types.Operator):
             return {"CANCELLED"}
         for text in capture.messages(self.job.request, result):
             self.report({"WARNING"}, text)
-        self.report({"INFO"}, f"captured {len(result.rotations)} frames into {action.name!r}")
+        st.path = str(result.path)
+        self.report({"INFO"}, f"captured {len(result.rotations)} frames into {action.name!r} ({result.path})")
         return {"FINISHED"}  # the UNDO flag makes the keys one undo step
 
     def cancel(self, context):  # Blender ends the operator (a file loaded, the window closed)

@@ -15,7 +15,10 @@ from .armature import reference_source
 from .capture import video_path
 from .operators import analysis
 
-CHOICE_TEXT = {  # per choice of an enum option: (label, description)
+CHOICE_TEXT = {  # per choice of an enum option (or option and choice): (label, description)
+    ("subject", "AUTO"): ("Auto", "The person path when the rig is a humanoid and a person is seen in the video"),
+    "PERSON": ("Person", "A person filmed: the person detector's landmarks guide the capture (humanoid rigs)"),
+    "OTHER": ("Animal or Other", "Any creature or object: the general path"),
     "AUTO": ("Auto", "CUDA when torch sees a GPU, else the CPU"),
     "CPU": ("CPU", "Always the CPU"),
     "CUDA": ("CUDA", "An NVIDIA GPU (needs a CUDA build of torch, see the preferences)"),
@@ -39,7 +42,7 @@ def option_properties() -> dict:
         elif m["kind"] is float:
             props[f.name] = bpy.props.FloatProperty(**common, default=f.default, min=m["min"], max=m["max"])
         else:
-            items = [(c, *CHOICE_TEXT[c]) for c in m["choices"]]
+            items = [(c, *CHOICE_TEXT.get((f.name, c), CHOICE_TEXT.get(c))) for c in m["choices"]]
             props[f.name] = bpy.props.EnumProperty(**common, items=items, default=f.default)
         if m["optional"]:
             props[f"use_{f.name}"] = bpy.props.BoolProperty(name=m["label"], description=f"Set: {m['help']}")
@@ -76,6 +79,7 @@ class MocapStatus(bpy.types.PropertyGroup):
     cancel: bpy.props.BoolProperty()
     fraction: bpy.props.FloatProperty()
     text: bpy.props.StringProperty()
+    path: bpy.props.StringProperty()  # which path the last capture took, and why
 
 
 def reference_text(obj, settings, scene) -> str:
@@ -138,6 +142,7 @@ class MOCAP_PT_capture(_Tab, bpy.types.Panel):
         if obj is not None and obj.type == "ARMATURE":
             layout.label(text=reference_text(obj, s, context.scene), icon="KEYFRAME")
         layout.prop(s, "view")
+        layout.prop(s, "subject")
         layout.prop(s, "device")
         layout.prop(s, "smoothing")
         if st.running:
@@ -145,6 +150,8 @@ class MOCAP_PT_capture(_Tab, bpy.types.Panel):
             layout.operator("mocap_anything.cancel", icon="CANCEL")
         else:
             layout.operator("mocap_anything.capture", icon="REC")
+            if st.path:
+                layout.label(text=f"last capture: {st.path}", icon="INFO")
 
 
 class MOCAP_PT_twist(_Tab, bpy.types.Panel):

@@ -2,6 +2,7 @@
 
     python -m model.evaluate_video --set out/evalset               # the shipped pipelines
     python -m model.evaluate_video --set out/evalset --pipeline my_v2p.safetensors my_p2r.safetensors --no-crop
+    python -m model.evaluate_video --set out/evalset-people --person      # people: the person path beside
 
 A pipeline is a V2P checkpoint (frames -> positions) followed by a P2R checkpoint, run
 as every capture runs (`model.pipeline.capture_video`, frame by frame from the file); the
@@ -20,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ik, metrics
+from . import humanoid, ik, metrics
 from .data.evalsets import VideoClip, load_video_set
 from .evaluate import Row, hold_reference, mean_values, row_table
 from .kinematics import forward_kinematics
-from .network import CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
+from .network import CAPTURE_WEIGHTS, PERSON_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
 from .pipeline import CaptureOptions, CaptureResult, capture_video, plan_frames
 from .video import video_info
 
@@ -56,14 +57,19 @@ class WholeFrame:
 
 
 class Pipeline:
-    def __init__(self, v2p: str | Path, p2r: str | Path, crop: bool = True):
+    """V2P (or with `person`, the person path's network) and P2R checkpoints as one capture."""
+
+    def __init__(self, v2p: str | Path, p2r: str | Path, crop: bool = True, person: str | Path | None = None):
         parts = {"video2pose": Network.load(v2p).parts["video2pose"], "pose2rot": Network.load(p2r).parts["pose2rot"]}
+        if person is not None:
+            parts["person2pose"] = Network.load(person).parts["person2pose"]
+        self.subject = "PERSON" if person is not None else "OTHER"
         self.net = Network(parts) if crop else WholeFrame(Network(parts))
 
     def __call__(self, clip: VideoClip) -> CaptureResult:
         """The clip through the one capture pipeline, every frame, seen from the front."""
         info = video_info(clip.video)
-        options = CaptureOptions(mapping="FRAME", device="CPU")
+        options = CaptureOptions(mapping="FRAME", device="CPU", subject=self.subject)
         plan = plan_frames(options, info, scene_start=0, scene_fps=info.fps)
         return capture_video(self.net, clip.video, clip.skeleton, clip.ref_positions, clip.ref_rotations, plan, options)
 
@@ -115,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", required=True, help="folder of a rendered set (scripts/render_evalset.py)")
     parser.add_argument("--pipeline", nargs=2, action="append", metavar=("V2P", "P2R"), help="instead of the shipped pipelines")
     parser.add_argument("--no-crop", action="store_true", help="also run each pipeline without the crop (one look, whole frame)")
+    parser.add_argument(
+        "--person",
+        nargs="?",
+        const=str(PERSON_WEIGHTS),
+        help="the person path too (this checkpoint; default the shipped one), with each P2R; only the humanoid clips",
+    )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     chosen = {f"{Path(v).stem} + {Path(r).stem}": (v, r) for v, r in args.pipeline} if args.pipeline else PIPELINES
@@ -122,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_crop:
         pipelines.update({f"{name}, no crop": Pipeline(*paths, crop=False) for name, paths in chosen.items()})
     clips = load_video_set(args.set)
+    if args.person:
+        clips = [c for c in clips if humanoid.check(c.skeleton).ok]
+        for p2r in (CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS):
+            pipelines[f"person path + {Path(p2r).stem} P2R"] = Pipeline(CAPTURE_WEIGHTS, p2r, person=args.person)
     row = lambda clip, values: Row(clip.name, clip.skeleton.num_joints, len(clip.rotations), values)  # noqa: E731
     rows: dict[str, list[Row]] = {"hold the reference pose": [row(c, hold_scores(c)) for c in clips]}
     for name, pipeline in pipelines.items():

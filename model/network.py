@@ -34,6 +34,7 @@ FORMAT_VERSION = 2
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CAPTURE_WEIGHTS = WEIGHTS_DIR / "capture.safetensors"  # end-to-end: V2P + P2R trained jointly
 POSE2ROT_WEIGHTS = WEIGHTS_DIR / "pose2rot.safetensors"  # P2R trained alone on exact and noisy positions
+PERSON_WEIGHTS = WEIGHTS_DIR / "person.safetensors"  # the person path's V2P over landmarks
 MAX_JOINTS = 256
 # Frames per network pass: memory stays flat however long the clip, and a capture's
 # progress moves at least this often. Each pass also runs its halo (P2R: 12 frames each
@@ -41,8 +42,9 @@ MAX_JOINTS = 256
 # where 128 run at the speed in BENCHMARKS.md.
 CHUNK_FRAMES = 128  # P2R
 VIDEO_CHUNK_FRAMES = 32  # V2P
-PARTS = {"video2pose": (V2PConfig, VideoToPose), "pose2rot": (P2RConfig, PoseToRotation)}
-STAGES = {"p2r": ("pose2rot",), "v2p": ("video2pose",), "joint": ("video2pose", "pose2rot")}
+# The person path's network is a Video-to-Pose over a person detector's landmarks.
+PARTS = {"video2pose": (V2PConfig, VideoToPose), "pose2rot": (P2RConfig, PoseToRotation), "person2pose": (V2PConfig, VideoToPose)}
+STAGES = {"p2r": ("pose2rot",), "v2p": ("video2pose",), "joint": ("video2pose", "pose2rot"), "person": ("person2pose",)}
 
 
 class CheckpointError(RuntimeError):
@@ -105,11 +107,16 @@ class Network:
 
         return fn, pose2rot.config.halo
 
-    def video_stage(self, skeleton: Skeleton, ref_positions) -> tuple[Stage, int]:
+    def has(self, name: str) -> bool:
+        return name in self.parts
+
+    def video_stage(self, skeleton: Skeleton, ref_positions, part: str = "video2pose") -> tuple[Stage, int]:
         """(fn, halo): prepared frames (n, 3, S, S) (`image_size`) -> (n, J, 5): view-frame
         heads in the skeleton's units, root at the origin, then each joint's place in the
-        input square (-1..1; NaN where V2P has no 2D head, see `locates`)."""
-        video2pose = self._part("video2pose")
+        input square (-1..1; NaN where V2P has no 2D head, see `locates`). `part`
+        "person2pose": the person path, from landmark features (n, 33, F) to the same, each
+        joint's place in the landmarks' box."""
+        video2pose = self._part(part)
         graph = Graph.of([skeleton], self.device)
         queries = query_features(skeleton, np.asarray(ref_positions))[None].to(self.device)
         root = torch.as_tensor(skeleton.roots[:1], device=self.device)
@@ -236,7 +243,14 @@ def load_checkpoint(path: str | Path, only: tuple[str, ...] | None = None) -> tu
     return parts, info
 
 
-def load_pretrained(device: str = "cpu", path: str | Path = CAPTURE_WEIGHTS) -> Network:
+def load_pretrained(
+    device: str = "cpu", path: str | Path = CAPTURE_WEIGHTS, person: str | Path | None = PERSON_WEIGHTS
+) -> Network:
     """The shipped end-to-end network (`model/weights/capture.*`) on `device` ("cpu",
-    "cuda" or "auto"); `path` picks another checkpoint, e.g. `POSE2ROT_WEIGHTS`."""
-    return Network.load(path, device=device)
+    "cuda" or "auto"), with the person path's network (`person`, where it exists; None:
+    without it); `path` picks another checkpoint, e.g. `POSE2ROT_WEIGHTS`."""
+    parts, info = load_checkpoint(path)
+    if person is not None and Path(person).is_file():
+        extra, info["person"] = load_checkpoint(person)
+        parts.update(extra)
+    return Network(dict(parts.items()), device=device, info=info)

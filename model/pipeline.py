@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import crop, streaming
+from . import crop, landmarks, streaming
 from .ik import InputError
+from .person import SUBJECTS, Choice, PathError, choose, probe_frames
 from .rotations import axis_rotation, smooth_rotations
 from .skeleton import Skeleton
 from .video import VideoError, VideoInfo, iter_frames, prepare_frames
@@ -119,6 +120,16 @@ class CaptureOptions:
     device: str = field(
         default="AUTO",
         metadata=_option("Device", "AUTO: CUDA when torch sees a GPU, else the CPU", str, choices=DEVICES),
+    )
+    subject: str = field(
+        default="AUTO",
+        metadata=_option(
+            "Subject",
+            "AUTO: the person path when the rig is a humanoid and a person is seen in the video, else the general "
+            "path; PERSON: always the person path (a humanoid rig); OTHER: the general path (animals, anything)",
+            str,
+            choices=SUBJECTS,
+        ),
     )
     smoothing: float = field(
         default=0.0,
@@ -256,7 +267,9 @@ class CaptureResult:
     video_frames: np.ndarray  # (K,)
     warnings: list[str]
     pixels: np.ndarray  # (K, J, 2) where each joint is in the video frame (pixels; NaN: V2P has no 2D head)
-    confidence: np.ndarray  # (K,) in [0, 1] (`crop.confidence`; NaN: V2P has no 2D head)
+    confidence: np.ndarray  # (K,) in [0, 1] (`Sightings.confidence`; NaN: V2P has no 2D head)
+    path: Choice  # which path ran ("person" or "general") and why
+    landmarks: np.ndarray | None = None  # (K, 33, 3) the person path's landmarks: pixels and visibility
 
 
 @dataclass
@@ -265,16 +278,26 @@ class Sightings:
     filled as the frames go through `pose_stages` (NaN where it does not locate)."""
 
     located: np.ndarray  # (K, J, 2) the joints in the first look, at the whole frame
-    pixels: np.ndarray  # (K, J, 2) the joints in the second look, at the crop
-    boxes: np.ndarray  # (K, 3) the crop: centre x, y and side
+    pixels: np.ndarray  # (K, J, 2) the joints in the second look, at the crop (person path: the only look)
+    boxes: np.ndarray  # (K, 3) the crop: centre x, y and side (person path: the landmarks' box)
     frame_size: tuple[int, int] = (0, 0)  # height, width
+    landmarks: np.ndarray | None = None  # (K, 33, 3) person path: the landmarks' pixels and visibility
 
     @classmethod
-    def empty(cls, frames: int, joints: int) -> Sightings:
-        return cls(np.full((frames, joints, 2), np.nan), np.full((frames, joints, 2), np.nan), np.full((frames, 3), np.nan))
+    def empty(cls, frames: int, joints: int, person: bool = False) -> Sightings:
+        marks = np.full((frames, landmarks.COUNT, 3), np.nan) if person else None
+        joints_nan = np.full((frames, joints, 2), np.nan)
+        return cls(joints_nan, joints_nan.copy(), np.full((frames, 3), np.nan), landmarks=marks)
 
     def confidence(self, count: int) -> np.ndarray:
-        return crop.confidence(self.located[:count], self.pixels[:count], self.boxes[:count], *self.frame_size)
+        """Per frame in [0, 1]: the general path's `crop.confidence`; the person path's is
+        how visible the body's landmarks are and how many are inside the frame (0: nobody
+        found)."""
+        if self.landmarks is None:
+            return crop.confidence(self.located[:count], self.pixels[:count], self.boxes[:count], *self.frame_size)
+        body = self.landmarks[:count, landmarks.BODY]
+        inside = ((body[..., :2] >= 0) & (body[..., :2] <= self.frame_size[::-1])).all(-1)
+        return np.nan_to_num((body[..., 2] * inside).mean(-1), nan=0.0)
 
 
 LOCATE_CHUNK_FRAMES = 8  # the first look's chunks: the frames waiting for their crop stay few
@@ -348,6 +371,64 @@ def pose_stages(
     return chunks(), stages, seen
 
 
+def person_stages(
+    net, skeleton: Skeleton, ref_positions, frames: Iterator[np.ndarray], capacity: int, chunk_frames: int | None = None
+):
+    """The person path's Video-to-Pose, as `pose_stages`: the detector's landmarks of each
+    frame (`model.landmarks`), their box smoothed over time, then the person network over
+    their tokens; `sightings` fills with the landmarks, the boxes and the joints' pixels."""
+    from .network import VIDEO_CHUNK_FRAMES
+
+    chunk = chunk_frames or VIDEO_CHUNK_FRAMES
+    video_fn, halo = net.video_stage(skeleton, ref_positions, "person2pose")
+    seen = Sightings.empty(capacity, skeleton.num_joints, person=True)
+    count = {"seen": 0, "placed": 0}
+
+    def chunks() -> Iterator[torch.Tensor]:
+        with landmarks.Detector() as detect:
+            for frame in frames:
+                seen.frame_size = frame.shape[:2]
+                yield torch.from_numpy(detect(frame)).double()[None]
+
+    def box(packed: torch.Tensor) -> torch.Tensor:  # -> the landmarks with their frame's box appended
+        boxes = landmarks.boxes(packed[..., :3], packed[..., 6], *seen.frame_size)
+        return torch.cat([packed, crop.smooth(boxes)[:, None].expand(-1, landmarks.COUNT, -1)], -1)
+
+    def tokens(packed: torch.Tensor) -> torch.Tensor:  # -> the network's input; the landmarks kept
+        n, boxes = count["seen"], packed[:, 0, 7:]
+        seen.landmarks[n : n + len(packed)] = packed[..., [0, 1, 6]].numpy()
+        seen.boxes[n : n + len(packed)] = boxes.numpy()
+        count["seen"] += len(packed)
+        return landmarks.features(packed[..., :7], boxes)
+
+    def place(out: torch.Tensor) -> torch.Tensor:  # -> positions; the joints' pixels kept
+        n = count["placed"]
+        boxes = torch.as_tensor(seen.boxes[n : n + len(out)])
+        seen.pixels[n : n + len(out)] = crop.crop_to_pixels(out[..., 3:], boxes).numpy()
+        count["placed"] += len(out)
+        return out[..., :3]
+
+    stages = [
+        streaming.Sliding(box, math.ceil(3 * crop.SMOOTHING), chunk),
+        streaming.Sliding(tokens, 0, chunk),
+        streaming.Sliding(video_fn, halo, chunk),
+        streaming.Sliding(place, 0, chunk),
+    ]
+    return chunks(), stages, seen
+
+
+def choose_path(net, path: str | Path, skeleton: Skeleton, plan: Plan, subject: str) -> Choice:
+    """The path a capture of the planned frames takes (`model.person.choose`)."""
+
+    def sample() -> Iterator[np.ndarray]:
+        return (frame for _, frame in iter_frames(path, plan.video_frames[probe_frames(len(plan))]))
+
+    try:
+        return choose(subject, skeleton, net.has("person2pose"), sample)
+    except (PathError, VideoError) as error:
+        raise CaptureError(str(error)) from None
+
+
 def check_rig(skeleton: Skeleton, ref_positions, ref_rotations, max_joints: int) -> None:
     """What a capture refuses before any frame is decoded."""
     if skeleton.num_joints > max_joints:
@@ -398,7 +479,9 @@ def capture_video(
             report("decoding" if count["done"] == 0 else "video -> pose -> rotation")
             yield frame
 
-    chunks, video_stages, seen = pose_stages(net, skeleton, ref_positions, frames(), K)
+    choice = choose_path(net, path, skeleton, plan, options.subject)
+    stages_of = person_stages if choice.path == "person" else pose_stages
+    chunks, video_stages, seen = stages_of(net, skeleton, ref_positions, frames(), K)
     turn = torch.as_tensor(axis_rotation(2, np.radians([VIEWS[options.view]]))[0])
     pose_fn, pose_halo = net.pose_stage(skeleton, ref_positions, ref_rotations)
 
@@ -440,13 +523,23 @@ def capture_video(
             f"captured scene frames {plan.scene_frames[0]}-{plan.scene_frames[got - 1]} only"
         )
     score = seen.confidence(got)
-    runs = crop.low_confidence_runs(score, plan.scene_frames[:got])
+    runs = crop.low_confidence_runs(score, plan.scene_frames[:got])  # (a person path's frames with nobody: below too)
     if runs:
         frames_text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:8]) + (", ..." if len(runs) > 8 else "")
         warnings.append(
             f"the subject was lost, hidden or partly out of frame on {int((score < crop.LOW_CONFIDENCE).sum())} of {got} frames "
             f"(scene frames {frames_text}): check the keys there"
         )
+    if choice.path == "person" and (score == 0).any():
+        warnings.append(f"no person was found on {int((score == 0).sum())} of {got} frames: the keys there are guesses")
     return CaptureResult(
-        rotations[:got], positions[:got], plan.scene_frames[:got], plan.video_frames[:got], warnings, seen.pixels[:got], score
+        rotations[:got],
+        positions[:got],
+        plan.scene_frames[:got],
+        plan.video_frames[:got],
+        warnings,
+        seen.pixels[:got],
+        score,
+        choice,
+        None if seen.landmarks is None else seen.landmarks[:got],
     )

@@ -4,6 +4,7 @@
     python -m model.train --stage v2p --steps 3000 --out out/v2p.safetensors
     python -m model.train --stage joint --init out/v2p.safetensors model/weights/pose2rot.safetensors \
         --steps 1000 --out model/weights/capture.safetensors
+    python -m model.train --stage person --steps 3000 --out model/weights/person.safetensors
 
 Each step draws fresh creatures and motion from `model.data.procedural` (seeds below
 `VALIDATION_SEED`; evaluation seeds are never drawn), a window of frames and a reference
@@ -15,7 +16,10 @@ and conventions all the time. Stages:
 - `joint`: both, end to end: P2R is fed V2P's predictions with a probability rising from
   0.1 to 1.0 over `--warmup` steps (else the true positions), and the rotation loss
   reaches V2P through them (the analytic IK inside P2R's first guess is not
-  differentiated).
+  differentiated);
+- `person`: the person path's Video-to-Pose over a person detector's landmarks, on real
+  human motion on varied humanoid rigs with the landmarks a detector would give
+  (`model.data.humans`), position loss.
 
 Validation runs on fixed held-out creatures beside the IK baseline. A run is resumable
 (`--resume`): the training state is saved next to the output every `--val-every` steps,
@@ -42,7 +46,7 @@ from torch import nn
 
 from . import metrics
 from .attention import Graph
-from .data import clips, evalsets, procedural, render, video_cache
+from .data import clips, evalsets, humans, procedural, render, video_cache
 from .data.evalsets import VALIDATION_SEED
 from .network import STAGES, load_checkpoint, save_checkpoint
 from .padding import stack_padded
@@ -205,7 +209,7 @@ def window(example: dict, frames: int, rng: np.random.Generator) -> dict:
         return example
     start = int(rng.integers(0, T - frames + 1))
     cut = slice(start, start + frames)
-    timed = {k: example[k][cut] for k in ("positions", "uv", "rotations")}
+    timed = {k: example[k][cut] for k in ("positions", "uv", "rotations") if k in example}
     return {**example, **timed, "features": tuple(f[cut] for f in example["features"])}
 
 
@@ -224,8 +228,9 @@ def video_batch(examples: list[dict], device) -> dict:
         "root": torch.as_tensor([int(s.roots[0]) for s in skeletons], device=device),
         "positions": pad("positions", torch.zeros(3)),
         "uv": pad("uv", torch.full((2,), 9.0)),  # padding lies outside the image: not supervised
-        "rotations": pad("rotations", torch.eye(3)),
     }
+    if "rotations" in examples[0]:  # (the person path's examples have none: it feeds no P2R in training)
+        batch["rotations"] = pad("rotations", torch.eye(3))
     if "features" in examples[0]:
         taps = zip(*(e["features"] for e in examples), strict=True)
         batch["features"] = tuple(torch.stack(f).to(device).float() for f in taps)
@@ -234,10 +239,15 @@ def video_batch(examples: list[dict], device) -> dict:
     return batch
 
 
+def pose_part(parts: nn.ModuleDict) -> VideoToPose:
+    """The stage's Video-to-Pose: over images, or over a person's landmarks."""
+    return parts["person2pose"] if "person2pose" in parts else parts["video2pose"]
+
+
 def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_predicted: np.ndarray):
     """V2P's output (`V2POutput`), then P2R rotations (and their inputs) from the
     predicted (where `feed_predicted`) or the true positions of each clip."""
-    v2p, args = parts["video2pose"], (batch["queries"], batch["graph"], batch["root"])
+    v2p, args = pose_part(parts), (batch["queries"], batch["graph"], batch["root"])
     out = v2p.decode(batch["features"], *args) if "features" in batch else v2p(batch["images"], *args)
     if "pose2rot" not in parts:
         return out, None, None
@@ -276,12 +286,13 @@ def video_validation_set(count: int, frames: int, max_bones: int, image_size: in
 
 @torch.no_grad()
 def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
-    """MPJPE (cm at 1 m scale), with a 2D head its error in pixels of the input square, and
-    with P2R the rotation error of the network and of the IK on the same predicted
-    positions (deg), over the validation clips."""
+    """MPJPE (cm at 1 m scale), with a 2D head its error in pixels of the input square
+    (the person path: in % of the landmarks' box), and with P2R the rotation error of the
+    network and of the IK on the same predicted positions (deg), over the validation clips."""
     parts.eval()
     mpjpe, pixels, net, ik_deg = [], [], [], []
-    size = parts["video2pose"].config.image_size
+    config = pose_part(parts).config
+    size = 100.0 if config.encoder == "landmarks" else config.image_size
     for e in examples:
         batch = video_batch([e], device)
         out, local, inputs = end_to_end(parts, batch, [e], np.array([True]))
@@ -295,7 +306,7 @@ def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
     parts.train()
     result = {"mpjpe_cm": float(np.mean(mpjpe))}
     if pixels:
-        result["uv_px"] = float(np.mean(pixels))
+        result["uv_box_pct" if config.encoder == "landmarks" else "uv_px"] = float(np.mean(pixels))
     if net:
         result.update(network_deg=float(np.nanmean(net)), ik_deg=float(np.nanmean(ik_deg)))
     return result
@@ -354,6 +365,9 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
         _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu", real=real)
         return {"batch": (inputs, graph, true)}
     feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
+    if args.stage == "person":
+        seeds = rng.integers(0, VALIDATION_SEED, args.clips)
+        return {"examples": [humans.example(int(s), args.frames) for s in seeds], "feed": feed}
     if args.cache:  # clips of similar size together (little padding): neighbours in the order by joint count
         span = min(len(args.cached), 4 * args.clips)
         first = int(rng.integers(0, len(args.cached) - span + 1))
@@ -377,6 +391,9 @@ def build_parts(args) -> nn.ModuleDict:
             )
         ),
         "video2pose": lambda: VideoToPose(V2PConfig(image_size=args.image_size, width=args.width)),
+        "person2pose": lambda: VideoToPose(
+            V2PConfig(encoder="landmarks", width=args.width, decoder_layers=args.decoder_layers, shared_memory=False)
+        ),
     }
     loaded = {}
     for path in reversed(args.init):  # each part from the last checkpoint that has it
@@ -385,6 +402,12 @@ def build_parts(args) -> nn.ModuleDict:
         if wanted:
             loaded.update(load_checkpoint(path, only=wanted)[0].items())
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
+
+
+VALIDATION_DATA = {
+    "p2r": " and the evaluation split of the CMU and DeepMimic clips, exact and 2 cm noise",
+    "person": " on the evaluation split of the human clips, landmarks as the detector errs",
+}
 
 
 def train(args) -> dict:
@@ -397,9 +420,11 @@ def train(args) -> dict:
     out = Path(args.out)
     step = load_training_state(out, parts, optimizer) if args.resume else 0
     video = args.stage != "p2r"
-    if video:
+    if "video2pose" in parts:
         args.image_size = parts["video2pose"].config.image_size  # an --init V2P keeps its own
-    if args.cache:
+    if args.stage == "person":  # the evaluation split's people: watched, never used to pick a step
+        val = [humans.example(VALIDATION_SEED + i, args.frames, "evaluation") for i in range(args.val_clips)]
+    elif args.cache:
         args.cached = video_cache.load(args.cache)
         args.by_size = np.argsort([e["skeleton"].num_joints for e in args.cached], kind="stable")
         val = video_cache.load(args.val_cache)[: args.val_clips]
@@ -414,7 +439,7 @@ def train(args) -> dict:
         "git_commit": git_commit(),
         "steps": args.steps,
         "validation": f"seeds {VALIDATION_SEED}..{VALIDATION_SEED + args.val_clips - 1}"
-        + (", rendered" if video else " and the evaluation split of the CMU and DeepMimic clips, exact and 2 cm noise")
+        + VALIDATION_DATA.get(args.stage, ", rendered")
         + (f" (cached in {args.val_cache}, training clips in {args.cache})" if args.cache else ""),
     }
     sizes = ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,} parameters" for name, m in parts.items())

@@ -6,7 +6,7 @@
    grid to place a joint on, at about 2.4x the training step's cost); its `features` are
    what training caches.
    `cnn`: the compact CNN trained from scratch that earlier checkpoints carry. Anything
-   with `features(images)`, `tokens(features)` and `token_xy` can replace them.
+   with `features(images)`, `tokens(features)` and `places(features)` can replace them.
 2. Joint queries come from the skeleton alone: its rest-pose features (as in P2R), and a
    frequency embedding of the rest and reference heads, refined by GL-GMHA blocks, so a
    query knows which part of the body it is (a leaf of the longest chain, a wing tip...).
@@ -21,6 +21,10 @@
    the origin, in units of the skeleton's scale; with the pretrained encoder, a second
    head gives where each joint is in the image (x right, y down, -1..1 edge to edge of
    the network's input square).
+
+The person path (DESIGN.md section 4) is the same network over other tokens: encoder
+`landmarks` makes one token of each of a person detector's 33 landmarks
+(`model.landmarks.features`), and its 2D head places the joints in the landmarks' box.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import efficientnet
+from . import efficientnet, landmarks
 from .attention import Graph
 from .layers import Block, Config
 from .padding import stack_padded
@@ -47,7 +51,7 @@ QUERY_FEATURES = REST_FEATURES + 2 * 3 * (2 * FREQUENCIES + 1)
 @dataclass(frozen=True)
 class V2PConfig(Config):
     image_size: int = 160  # frames are letterboxed to this square (`model.video.prepare_frames`)
-    encoder: str = "efficientnet_lite0"  # or "cnn" (trained from scratch, earlier checkpoints)
+    encoder: str = "efficientnet_lite0"  # or "cnn" (trained from scratch, earlier checkpoints), "landmarks" (person path)
     width: int = 96
     heads: int = 4
     query_layers: int = 2
@@ -67,8 +71,9 @@ class V2PConfig(Config):
 
     @property
     def locates(self) -> bool:
-        """Whether the network gives each joint's place in the image (a 2D head), and so
-        can find the subject and look at a crop around it (`model.crop`)."""
+        """Whether the network gives each joint's place in the image (a 2D head): in the
+        input square (image encoders: it can find the subject and look at a crop around
+        it, `model.crop`) or in the landmarks' box."""
         return self.encoder != "cnn"
 
     @property
@@ -121,6 +126,9 @@ class CNNEncoder(nn.Module):
         features = self.net((images - self.mean) * 4)
         return features.flatten(2).transpose(1, 2) + self.position
 
+    def places(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return self.token_xy
+
 
 class PretrainedEncoder(nn.Module):
     """(N, 3, S, S) in [0, 1] -> (N, (S/16)^2 [+ (S/8)^2], width) tokens: the frozen
@@ -156,8 +164,33 @@ class PretrainedEncoder(nn.Module):
         used = [features[i] for i in self.used]
         return torch.cat([p(f) for p, f in zip(self.project, used, strict=True)], 1) + self.position
 
+    def places(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Where each token is in the input square (M, 2), whatever the frame."""
+        return self.token_xy
 
-ENCODERS = {"cnn": CNNEncoder, "efficientnet_lite0": PretrainedEncoder}
+
+class LandmarkEncoder(nn.Module):
+    """(N, 33, landmarks.FEATURES) -> (N, 33, width): each landmark's features, and which
+    landmark it is, as a token. Its place is where the detector saw it (in its box)."""
+
+    def __init__(self, config: V2PConfig):
+        super().__init__()
+        w = config.width
+        self.project = nn.Sequential(nn.Linear(landmarks.FEATURES, w), nn.GELU(), nn.Linear(w, w))
+        self.identity = nn.Parameter(torch.randn(landmarks.COUNT, w) * 0.02)
+
+    def features(self, packed: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (packed,)
+
+    def tokens(self, features: torch.Tensor) -> torch.Tensor:
+        return self.project(features) + self.identity
+
+    def places(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """(B, T, 1, 33, 2): each frame's own places, broadcast over the attention heads."""
+        return features[0][..., None, :, :2]
+
+
+ENCODERS = {"cnn": CNNEncoder, "efficientnet_lite0": PretrainedEncoder, "landmarks": LandmarkEncoder}
 
 
 class ImageAttention(nn.Module):
@@ -188,7 +221,7 @@ class ImageAttention(nn.Module):
         q, k, v = split(self.q(x)), split(memory[0]), split(memory[1])
         weights = torch.softmax(q @ k.transpose(-1, -2) / self.head_dim**0.5, -1)  # (B, T, H, J, M)
         out = self.out((weights @ v).transpose(-2, -3).flatten(-2))
-        where = (weights @ token_xy).transpose(-2, -3)  # (B, T, J, H, 2)
+        where = (weights @ token_xy).transpose(-2, -3)  # (B, T, J, H, 2); token_xy (M, 2) or (B, T, 1, M, 2)
         return out + self.where(where.flatten(-2)), where[..., 0, :]
 
 
@@ -238,7 +271,7 @@ class VideoToPose(nn.Module):
         B, T = features[0].shape[:2]
         tokens = self.encoder.tokens(*(f.flatten(0, 1) for f in features))
         tokens = self.windowed(self.norm_image(tokens).unflatten(0, (B, T)))
-        token_xy = self.encoder.token_xy.to(tokens)
+        token_xy = self.encoder.places(features).to(tokens)
         x = self.embed_query(queries)[:, None]
         for block in self.query_blocks:
             x = block(x, graph)

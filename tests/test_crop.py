@@ -120,14 +120,16 @@ def test_preview_draws_the_joints_where_they_were_seen():
     from model.skeleton import Skeleton
 
     skeleton = Skeleton(np.array([-1, 0]), np.array([[0.0, 0, 0], [0, 0, 1]]))
-    frames = np.zeros((1, 360, 640, 3), np.uint8)  # scaled by 192/640 into the tile, 42 px from its top
+    frames = np.zeros((1, 360, 640, 3), np.uint8)  # scaled by PREVIEW_SIZE/640 into the tile, centred
     heads = np.array([[[0.0, 0, 0], [0, 0, 1]]])
     seen = np.array([[[100.0, 100.0], [300.0, 200.0]]])
-    tile = preview(frames, skeleton, heads, pixels=seen, confidence=np.array([0.8]))[:, :PREVIEW_SIZE]
+    row = preview(frames, skeleton, heads, pixels=seen, confidence=np.array([0.8]))
+    assert not ((row[:, :PREVIEW_SIZE, 0] > 150) & (row[:, :PREVIEW_SIZE, 2] < 100)).any()  # the frame as it is, first
+    tile = row[:, PREVIEW_SIZE : 2 * PREVIEW_SIZE]
     orange = (tile[..., 0] > 150) & (tile[..., 2] < 100)
     ys, xs = np.nonzero(orange)
     scale, top = PREVIEW_SIZE / 640, (PREVIEW_SIZE - round(360 * PREVIEW_SIZE / 640)) // 2
     assert abs(xs.min() - 100 * scale) <= 2 and abs(xs.max() - 300 * scale) <= 2
     assert abs(ys.min() - (100 * scale + top)) <= 2 and abs(ys.max() - (200 * scale + top)) <= 2
-    plain = preview(frames, skeleton, heads)[:, :PREVIEW_SIZE]
+    plain = preview(frames, skeleton, heads)[:, PREVIEW_SIZE : 2 * PREVIEW_SIZE]
     assert not ((plain[..., 0] > 150) & (plain[..., 2] < 100)).any()  # nothing seen, nothing drawn

@@ -1,0 +1,153 @@
+"""The person path: which rigs are humanoids, which path a capture takes, the synthetic
+landmarks and the detector's errors as training makes them, and the detector itself on
+real footage."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, needs_bpy
+
+from model import humanoid, landmarks, person
+from model.data import evalsets, humans
+from model.kinematics import forward_kinematics
+from model.video import iter_frames
+
+SPORTS2D = ROOT / "examples" / "sports2d.mp4"  # extracted by scripts/setup.sh (Python 3.11)
+needs_detector = pytest.mark.skipif(not landmarks.available(), reason="needs mediapipe 0.10.21 (Python 3.11)")
+
+
+@needs_bpy
+def test_humanoids_are_told_from_other_rigs():
+    from model.data import rigify
+
+    verdicts = {name: humanoid.check(rigify.load_metarig(name)).ok for name in rigify.METARIGS}
+    assert verdicts == {n: n in ("human", "basic_human") for n in rigify.METARIGS}, verdicts
+
+
+def test_humanoids_facing_a_side_and_robots():
+    (_, walk), *_ = [c for c in evalsets.load_set("deepmimic") if c[0] == "walk"]
+    rig = humanoid.check(walk.skeleton)  # a humanoid facing +X at rest, arms hanging down
+    assert rig.ok and walk.skeleton.names[rig.pelvis] == "root" and walk.skeleton.names[rig.chest] == "chest"
+    for name, motion in evalsets.load_set("robots"):  # quadrupeds and arms
+        verdict = humanoid.check(motion.skeleton)
+        assert not verdict.ok and verdict.reason, name
+
+
+class Refused:
+    def __call__(self):
+        raise AssertionError("the probe ran where the rig alone decides")
+
+
+def test_path_choice_by_subject_and_rig():
+    walker = evalsets.load_set("cmu")[0][1].skeleton
+    dog = evalsets.load_set("robots")[0][1].skeleton
+    assert person.choose("OTHER", walker, True, Refused()).path == "general"
+    choice = person.choose("AUTO", dog, True, Refused())
+    assert choice.path == "general" and "not a humanoid" in choice.reason
+    with pytest.raises(person.PathError, match="not a humanoid"):
+        person.choose("PERSON", dog, True, Refused())
+    with pytest.raises(person.PathError, match="no person network"):
+        person.choose("PERSON", walker, False, Refused())
+    assert person.choose("AUTO", walker, False, Refused()).path == "general"
+    assert list(person.probe_frames(5)) == [0, 1, 2, 3, 4]
+    assert list(person.probe_frames(5000)) == list(range(person.PROBE_FRAMES))
+
+
+@needs_detector
+def test_auto_needs_a_person_in_most_sampled_frames():
+    walker = evalsets.load_set("cmu")[0][1].skeleton
+    blank = [np.full((240, 320, 3), 90, np.uint8)] * 4
+    choice = person.choose("AUTO", walker, True, lambda: iter(blank))
+    assert choice.path == "general" and "0 of 4" in choice.reason
+    if SPORTS2D.exists():
+        frames = [f for _, f in iter_frames(SPORTS2D, range(10))]  # nobody in frames 0-2 (the detector's first look)
+        choice = person.choose("AUTO", walker, True, lambda: iter(frames))
+        assert choice.path == "person" and "7 of 10" in choice.reason
+
+
+def test_synthetic_landmarks_sit_on_the_body():
+    (_, clip), *_ = humans.human_clips()
+    anchors = humans.anchors_of(clip.skeleton)
+    motion = clip.frames(slice(0, 200, 20))
+    marks = humans.landmarks_of(motion, anchors)
+    heads = forward_kinematics(motion.skeleton, motion.local_rotations, motion.root_translation)[1]
+    for name in ("left_shoulder", "right_elbow", "left_knee", "right_ankle"):
+        assert np.allclose(marks[:, landmarks.INDEX[name]], heads[:, anchors[name]])
+    height = humans.body_height(motion.skeleton, anchors)
+    nose, ears = marks[:, 0], marks[:, [7, 8]].mean(1)
+    shoulders = marks[:, [11, 12]].mean(1)
+    assert (nose[:, 2] > shoulders[:, 2]).all()  # the head is up (the clip is upright)
+    assert np.allclose(np.linalg.norm(nose - ears, axis=-1), np.linalg.norm([0, 0.055, -0.005]) * height, rtol=0.05)
+    left = marks[:, 11] - marks[:, 12]  # the person's left is on their left: +X at rest, facing -Y
+    rest = humans.landmarks_of(clip.frames([0]), anchors)[0]
+    assert (rest[11] - rest[12])[0] > 0 and np.linalg.norm(left, axis=-1).min() > 0.1 * height
+
+
+def test_examples_and_the_detectors_errors():
+    """Every example's arrays agree in size; the corrupted landmarks stay near where the
+    body puts them (a few % of the box), some frames lose the person or swap sides, and
+    lost frames reach the network as zeros with no visibility."""
+    swapped = lost = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        (_, clip), *_ = humans.human_clips()
+        points = humans.landmarks_of(clip.frames(slice(0, 24)), humans.anchors_of(clip.skeleton))
+        height = humans.body_height(clip.skeleton, humans.anchors_of(clip.skeleton))
+        camera = humans.Camera(rng, height, points[:, 23])
+        clean = camera.pixels(points)
+        seen = humans.detector_view(points, camera, height, rng)
+        box = np.ptp(clean, axis=1).max(-1)[:, None]
+        found = seen.found
+        lost += (~found).any()
+        error = np.linalg.norm(seen.image[found][..., :2] - clean[found], axis=-1) / box[found]
+        image, apart = seen.image[found][..., :2], np.linalg.norm(clean[found][:, 11] - clean[found][:, 12], axis=-1)
+        crossed = np.linalg.norm(image[:, 11] - clean[found][:, 12], axis=-1) < np.linalg.norm(
+            image[:, 11] - clean[found][:, 11], axis=-1
+        )
+        swapped += (crossed & (apart > 0.1 * box[found][:, 0])).any()
+        assert 0.001 < np.median(error) < 0.03
+        assert ((seen.visibility[found] >= 0) & (seen.visibility[found] <= 1)).all()
+    assert lost and swapped
+    example = humans.example(3, 16)
+    J = example["skeleton"].num_joints
+    assert example["features"][0].shape == (16, landmarks.COUNT, landmarks.FEATURES)
+    assert example["positions"].shape == (16, J, 3) and example["uv"].shape == (16, J, 2)
+    assert torch.isfinite(example["features"][0]).all() and torch.isfinite(example["positions"]).all()
+    nobody = torch.full((2, landmarks.COUNT, 7), torch.nan, dtype=torch.float64)
+    features = landmarks.features(nobody, landmarks.boxes(nobody[..., :3], nobody[..., 6], 480, 640))
+    assert (features == 0).all()
+
+
+def test_varied_rigs_keep_the_bodys_motion():
+    (_, clip), *_ = humans.human_clips()
+    motion = clip.frames(slice(0, 30, 3))
+    anchors = humans.anchors_of(motion.skeleton)
+    heads = forward_kinematics(motion.skeleton, motion.local_rotations, motion.root_translation)[1]
+    sizes, humanoids = set(), 0
+    for seed in range(12):
+        skeleton, moved = humans.vary_rig(motion, anchors, np.random.default_rng(seed))
+        sizes.add(skeleton.num_joints)
+        index = {n: j for j, n in enumerate(skeleton.names)}
+        kept = [j for j, n in enumerate(motion.skeleton.names) if n in index]
+        assert np.allclose(moved[:, [index[motion.skeleton.names[j]] for j in kept]], heads[:, kept], atol=1e-6)
+        humanoids += humanoid.check(skeleton).ok
+    assert len(sizes) > 3
+    assert humanoids >= 10  # still humanoids, though each rest joint is turned by up to 15 degrees
+
+
+@needs_detector
+@pytest.mark.skipif(not SPORTS2D.exists(), reason="the sports2d demo video comes with scripts/setup.sh")
+def test_the_detector_on_real_footage():
+    """BlazePose finds the person in the sports2d clip, inside the frame, upright in the
+    view frame's axes (z up), the hips' midpoint at the origin."""
+    frames = [f for _, f in iter_frames(SPORTS2D, range(90, 100))]
+    with landmarks.Detector() as detect:
+        packed = np.stack([detect(f) for f in frames])
+    marks = landmarks.Landmarks(packed[..., :3], packed[..., 3:6], packed[..., 6])
+    assert marks.found.all()
+    H, W = frames[0].shape[:2]
+    assert ((marks.image[..., 0] > 0) & (marks.image[..., 0] < W) & (marks.image[..., 1] > 0) & (marks.image[..., 1] < H)).all()
+    world = marks.world
+    assert np.abs(world[:, list(landmarks.HIPS)].mean(1)).max() < 0.05
+    assert (world[:, 0, 2] > world[:, 11, 2]).all() and (world[:, 11, 2] > world[:, 27, 2]).all()  # nose, shoulder, ankle
+    assert (marks.image[:, 0, 1] < marks.image[:, 27, 1]).all()  # the nose above the ankle in the image too
