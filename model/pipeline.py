@@ -429,6 +429,16 @@ def choose_path(net, path: str | Path, skeleton: Skeleton, plan: Plan, subject: 
         raise CaptureError(str(error)) from None
 
 
+def followed(choice: Choice, marks: np.ndarray, video_frames: np.ndarray) -> Choice:
+    """The choice, saying whom the detector followed: the person it found first."""
+    found = np.flatnonzero(np.isfinite(marks[..., :2]).all((-1, -2)))
+    if not found.size:
+        return Choice(choice.path, choice.reason + "; the detector found nobody")
+    x, y = marks[found[0], landmarks.BODY, :2].mean(0)
+    where = f"video frame {video_frames[found[0]]}, around pixel ({x:.0f}, {y:.0f})"
+    return Choice(choice.path, choice.reason + f"; it followed the person it found first ({where})")
+
+
 def check_rig(skeleton: Skeleton, ref_positions, ref_rotations, max_joints: int) -> None:
     """What a capture refuses before any frame is decoded."""
     if skeleton.num_joints > max_joints:
@@ -530,8 +540,10 @@ def capture_video(
             f"the subject was lost, hidden or partly out of frame on {int((score < crop.LOW_CONFIDENCE).sum())} of {got} frames "
             f"(scene frames {frames_text}): check the keys there"
         )
-    if choice.path == "person" and (score == 0).any():
-        warnings.append(f"no person was found on {int((score == 0).sum())} of {got} frames: the keys there are guesses")
+    if choice.path == "person":
+        choice = followed(choice, seen.landmarks[:got], plan.video_frames[:got])
+        if (score == 0).any():
+            warnings.append(f"no person was found on {int((score == 0).sum())} of {got} frames: the keys there are guesses")
     return CaptureResult(
         rotations[:got],
         positions[:got],

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, build_metarig
 
+import model.landmarks
 import model.pipeline
 import model.skeleton
 import model.video
@@ -98,6 +99,7 @@ def test_capture_on_metarig_writes_network_output_into_new_action(blender, ext, 
     action = ext.api.capture(obj, VIDEO, reference_frame=1, frame_start=1, frame_end=T, device="CPU")
 
     assert action.name not in before[0] and obj.animation_data.action == action
+    assert action["mocap_anything_path"].startswith("general path: ")  # a creature filmed, whatever the rig
     assert len(bpy.data.actions) == len(before[0]) + 1
     after = snapshot(bpy)
     assert all(after[0][name] == keys for name, keys in before[0].items())  # incl. the reference frame's keys
@@ -519,3 +521,33 @@ def test_the_add_on_and_the_tests_share_one_model_package(ext):
     assert ext.armature.SkeletonError is model.skeleton.SkeletonError
     assert ext.api.CaptureError is model.pipeline.CaptureError
     assert not [name for name in sys.modules if name.startswith(f"{ext.__name__}.model")]
+
+
+SPORTS2D = ROOT / "examples" / "sports2d.mp4"  # a real person, extracted by scripts/setup.sh
+
+
+@pytest.mark.skipif(not model.landmarks.available(), reason="needs mediapipe 0.10.21 (Python 3.11)")
+@pytest.mark.skipif(not SPORTS2D.exists(), reason="the sports2d demo video comes with scripts/setup.sh")
+def test_a_person_takes_the_person_path_and_the_action_says_so(blender, ext):
+    """Subject Auto on a humanoid rig and real footage of a person: the person path, said
+    on the action; Animal or Other forces the general path; Person on a horse is refused
+    and leaves nothing behind."""
+    bpy = blender
+    obj = build_metarig(bpy, "basic_human")
+    obj.animation_data_create().action = bpy.data.actions.new("standing")
+    for bone in obj.pose.bones:
+        bone.keyframe_insert("rotation_quaternion" if bone.rotation_mode == "QUATERNION" else "rotation_euler", frame=1)
+    action = ext.api.capture(obj, str(SPORTS2D), reference_frame=1, frame_start=1, frame_end=20, device="CPU")
+    assert action["mocap_anything_path"].startswith("person path: a person was found in"), action["mocap_anything_path"]
+    assert "it followed the person it found first" in action["mocap_anything_path"]
+    got = blender_pose(bpy, obj, [b.name for b in obj.pose.bones], range(1, 21))
+    assert np.isfinite(got).all() and np.abs(np.diff(got, axis=0)).max() > 1e-3  # it moves
+    other = ext.api.capture(obj, str(SPORTS2D), reference_frame=1, frame_start=1, frame_end=5, device="CPU", subject="OTHER")
+    assert other["mocap_anything_path"] == "general path: Subject is Animal or Other"
+    horse = build_metarig(bpy, "horse")
+    horse.animation_data_create().action = bpy.data.actions.new("horse standing")
+    horse.pose.bones[0].keyframe_insert("rotation_quaternion", frame=1)
+    before = snapshot(bpy)
+    with pytest.raises(ext.api.CaptureError, match="not a humanoid"):
+        ext.api.capture(horse, str(SPORTS2D), reference_frame=1, frame_end=5, device="CPU", subject="PERSON")
+    assert snapshot(bpy) == before

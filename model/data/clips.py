@@ -30,11 +30,17 @@ def real_clips() -> list:
 
 
 def real(seed: int, frames: int) -> tuple[np.random.Generator, Motion, int, int]:
-    """A window of a real clip at 24-60 fps (played back and forth where the clip is
-    short) and a reference frame from elsewhere, on a randomised rig
-    (`augment.randomise_rig`): `frames` + 1 frames, the window first, the reference last."""
+    """A window of a real clip and a reference frame from elsewhere (`excerpt`) on a
+    randomised rig (`augment.randomise_rig`): `frames` + 1 frames, the window first, the
+    reference last."""
     rng = np.random.default_rng(seed)
-    clips = real_clips()
+    return rng, augment.randomise_rig(excerpt(real_clips(), rng, frames), rng), 0, frames
+
+
+def excerpt(clips: list[tuple[str, Motion]], rng: np.random.Generator, frames: int) -> Motion:
+    """A window of `frames` frames of one of the clips (the longer, the likelier) at 24-60
+    fps, played back and forth where the clip is short, then a reference frame from
+    elsewhere in it: `frames` + 1 frames."""
     chance = np.sqrt([m.num_frames for _, m in clips])
     motion = clips[rng.choice(len(clips), p=chance / chance.sum())][1]
     T = motion.num_frames
@@ -43,4 +49,4 @@ def real(seed: int, frames: int) -> tuple[np.random.Generator, Motion, int, int]
     window = np.abs((t + T - 1) % (2 * T - 2) - (T - 1)) if T > 1 else np.zeros(frames, int)  # ping-pong
     outside = np.setdiff1d(np.arange(T), window)
     ref = int(rng.choice(outside if outside.size else np.arange(T)))
-    return rng, augment.randomise_rig(motion.frames(np.r_[window, ref]), rng), 0, frames
+    return motion.frames(np.r_[window, ref])

@@ -31,7 +31,7 @@ from ..kinematics import forward_kinematics
 from ..rotations import axis_angle_to_matrix, axis_rotation
 from ..skeleton import Skeleton, parent_first_order
 from ..video2pose import query_features
-from . import augment, evalsets
+from . import augment, clips, evalsets
 from .motion import Motion
 
 ANCHORS = {
@@ -352,23 +352,15 @@ def _run(rng: np.random.Generator, T: int, shortest: int, longest: int) -> slice
 def example(seed: int, frames: int, split: str = "training") -> dict:
     """One example of `frames` frames from a clip of the split; the same for the same seed."""
     rng = np.random.default_rng(seed)
-    clips = human_clips(split)
-    chance = np.sqrt([m.num_frames for _, m in clips])
-    motion = clips[rng.choice(len(clips), p=chance / chance.sum())][1]
-    return seen_example(motion, rng, frames)
+    return seen_example(clips.excerpt(human_clips(split), rng, frames), rng)
 
 
-def seen_example(motion: Motion, rng: np.random.Generator, frames: int) -> dict:
-    """A window of `motion` (a human clip facing -Y at rest) and a reference frame from
-    elsewhere, on a varied body and rig, seen by a random camera -> the example's arrays."""
-    T = motion.num_frames
-    stride = max(1, round(motion.fps / rng.uniform(24, 60)))
-    t = rng.integers(0, T) + stride * np.arange(frames)
-    window = np.abs((t + T - 1) % (2 * T - 2) - (T - 1)) if T > 1 else np.zeros(frames, int)  # ping-pong
-    outside = np.setdiff1d(np.arange(T), window)
-    ref = int(rng.choice(outside if outside.size else np.arange(T)))
+def seen_example(motion: Motion, rng: np.random.Generator) -> dict:
+    """Frames of a human clip facing -Y at rest, the last the reference, on a varied body
+    and rig, seen by a random camera -> the example's arrays (the window's frames)."""
+    frames = motion.num_frames - 1
     anchors = anchors_of(motion.skeleton)
-    body = _body(motion.frames(np.r_[window, ref]), rng)
+    body = _body(motion, rng)
     points = landmarks_of(body, anchors, rng)
     skeleton, heads = vary_rig(body, anchors, rng)
     height = body_height(body.skeleton, anchors)
@@ -388,6 +380,7 @@ def seen_example(motion: Motion, rng: np.random.Generator, frames: int) -> dict:
         "uv": uv.float(),
         "queries": query_features(skeleton, heads[frames]),
         "ref_positions": torch.as_tensor(heads[frames], dtype=torch.float32),
+        "turn": torch.as_tensor(turn, dtype=torch.float32),  # world -> view frame
     }
 
 
