@@ -59,11 +59,13 @@ class WholeFrame:
 class Pipeline:
     """V2P (or with `person`, the person path's network) and P2R checkpoints as one capture."""
 
-    def __init__(self, v2p: str | Path, p2r: str | Path, crop: bool = True, person: str | Path | None = None):
+    def __init__(
+        self, v2p: str | Path, p2r: str | Path, crop: bool = True, person: str | Path | None = None, subject: str | None = None
+    ):
         parts = {"video2pose": Network.load(v2p).parts["video2pose"], "pose2rot": Network.load(p2r).parts["pose2rot"]}
         if person is not None:
             parts["person2pose"] = Network.load(person).parts["person2pose"]
-        self.subject = "PERSON" if person is not None else "OTHER"
+        self.subject = subject or ("PERSON" if person is not None else "OTHER")
         self.net = Network(parts) if crop else WholeFrame(Network(parts))
 
     def __call__(self, clip: VideoClip) -> CaptureResult:
@@ -71,7 +73,10 @@ class Pipeline:
         info = video_info(clip.video)
         options = CaptureOptions(mapping="FRAME", device="CPU", subject=self.subject)
         plan = plan_frames(options, info, scene_start=0, scene_fps=info.fps)
-        return capture_video(self.net, clip.video, clip.skeleton, clip.ref_positions, clip.ref_rotations, plan, options)
+        result = capture_video(self.net, clip.video, clip.skeleton, clip.ref_positions, clip.ref_rotations, plan, options)
+        if self.subject == "AUTO":
+            print(f"    {clip.name}: {result.path}", file=sys.stderr, flush=True)
+        return result
 
 
 def rig_of(clip_name: str) -> str:
@@ -81,11 +86,14 @@ def rig_of(clip_name: str) -> str:
 
 def pixel_error(pixels: np.ndarray | None, truth: np.ndarray | None) -> float:
     """Mean distance between where V2P saw each joint and where the camera shows it, in
-    percent of the true joints' box (its longer side, per frame); NaN without both."""
-    if pixels is None or truth is None or not np.isfinite(pixels).all():
+    percent of the true joints' box (its longer side, per frame), over the frames where it
+    placed them (the person path places none where the detector found nobody); NaN
+    without both."""
+    seen = np.isfinite(pixels).all((-1, -2)) if pixels is not None else np.zeros(0, bool)
+    if truth is None or not seen.any():
         return float("nan")
     box = (truth.max(1) - truth.min(1)).max(-1)  # (T,)
-    return float((np.linalg.norm(pixels - truth, axis=-1) / box[:, None]).mean() * 100)
+    return float((np.linalg.norm(pixels[seen] - truth[seen], axis=-1) / box[seen, None]).mean() * 100)
 
 
 def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray, pixels: np.ndarray | None = None) -> tuple[float, ...]:
@@ -138,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         clips = [c for c in clips if humanoid.check(c.skeleton).ok]
         for p2r in (CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS):
             pipelines[f"person path + {Path(p2r).stem} P2R"] = Pipeline(CAPTURE_WEIGHTS, p2r, person=args.person)
+        pipelines["end-to-end, Subject Auto"] = Pipeline(CAPTURE_WEIGHTS, CAPTURE_WEIGHTS, person=args.person, subject="AUTO")
     row = lambda clip, values: Row(clip.name, clip.skeleton.num_joints, len(clip.rotations), values)  # noqa: E731
     rows: dict[str, list[Row]] = {"hold the reference pose": [row(c, hold_scores(c)) for c in clips]}
     for name, pipeline in pipelines.items():

@@ -376,13 +376,17 @@ def person_stages(
 ):
     """The person path's Video-to-Pose, as `pose_stages`: the detector's landmarks of each
     frame (`model.landmarks`), their box smoothed over time, then the person network over
-    their tokens; `sightings` fills with the landmarks, the boxes and the joints' pixels."""
+    their tokens; `sightings` fills with the landmarks, the boxes and the joints' pixels.
+    A frame where the detector found nobody keeps the pose of the last frame where it
+    found the person (before the first: the reference pose, as if seen from the front)."""
     from .network import VIDEO_CHUNK_FRAMES
 
     chunk = chunk_frames or VIDEO_CHUNK_FRAMES
     video_fn, halo = net.video_stage(skeleton, ref_positions, "person2pose")
     seen = Sightings.empty(capacity, skeleton.num_joints, person=True)
     count = {"seen": 0, "placed": 0}
+    root = int(skeleton.roots[0])
+    last = {"pose": torch.as_tensor(ref_positions - ref_positions[root], dtype=torch.float64)}
 
     def chunks() -> Iterator[torch.Tensor]:
         with landmarks.Detector() as detect:
@@ -404,9 +408,16 @@ def person_stages(
     def place(out: torch.Tensor) -> torch.Tensor:  # -> positions; the joints' pixels kept
         n = count["placed"]
         boxes = torch.as_tensor(seen.boxes[n : n + len(out)])
-        seen.pixels[n : n + len(out)] = crop.crop_to_pixels(out[..., 3:], boxes).numpy()
+        found = np.isfinite(seen.landmarks[n : n + len(out), :, 0]).all(-1)
+        seen.pixels[n : n + len(out)] = np.where(found[:, None, None], crop.crop_to_pixels(out[..., 3:], boxes).numpy(), np.nan)
         count["placed"] += len(out)
-        return out[..., :3]
+        positions = out[..., :3].clone()
+        for i, person in enumerate(found):
+            if person:
+                last["pose"] = positions[i]
+            else:
+                positions[i] = last["pose"]
+        return positions
 
     stages = [
         streaming.Sliding(box, math.ceil(3 * crop.SMOOTHING), chunk),
@@ -543,7 +554,10 @@ def capture_video(
     if choice.path == "person":
         choice = followed(choice, seen.landmarks[:got], plan.video_frames[:got])
         if (score == 0).any():
-            warnings.append(f"no person was found on {int((score == 0).sum())} of {got} frames: the keys there are guesses")
+            warnings.append(
+                f"no person was found on {int((score == 0).sum())} of {got} frames: their keys hold the last pose seen "
+                "(before the first, the reference pose)"
+            )
     return CaptureResult(
         rotations[:got],
         positions[:got],

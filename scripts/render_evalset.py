@@ -3,6 +3,7 @@ bodies, real and procedural motion, cameras at several yaws.
 
     .venv/bin/python scripts/render_evalset.py --out out/evalset            # the whole set
     .venv/bin/python scripts/render_evalset.py --out /tmp/s --clips basic_human.proc@0 --frames 12
+    .venv/bin/python scripts/render_evalset.py --out out/evalset-people --people --size 384 --clips cmu.01_01@35 ...
 
 Rigs: Blender's Rigify metarigs (human, horse, wolf, bird, ...: never used in training)
 with seeded procedural motion, and the human rigs of the CMU and DeepMimic clips with
@@ -36,11 +37,12 @@ from mathutils import Matrix
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mocap_anything_addon.armature import armature_from_skeleton  # noqa: E402
+from model import humanoid  # noqa: E402
 from model.data import evalsets, procedural, render, rigify  # noqa: E402
 from model.data.motion import Motion  # noqa: E402
 from model.kinematics import forward_kinematics  # noqa: E402
 from model.rotations import matrix_to_quaternion  # noqa: E402
-from model.skeleton import default_tails  # noqa: E402
+from model.skeleton import Skeleton, default_tails  # noqa: E402
 
 FPS = 30.0
 RIGIFY_RIGS = ("human", "horse", "wolf", "bird", "basic_human", "cat")
@@ -72,7 +74,33 @@ def source_motion(name: str, frames: int) -> Motion:
     return clip
 
 
-def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: int):
+def person_body(body: render.Body, skeleton: Skeleton, rng: np.random.Generator) -> render.Body:
+    """A humanoid rig's body shaped and dressed like a person's (`--people`): a torso along
+    the spine, a head on top, thinner limbs; skin, a shirt and trousers."""
+    rig = humanoid.check(skeleton)
+    if not rig.ok:
+        return body
+    s, h, parents = skeleton.scale, skeleton.rest_heads, skeleton.parents
+    length = np.linalg.norm(body.bone_vectors, axis=-1)
+    radius = np.clip(0.22 * length, 0.012 * s, 0.04 * s)
+    spine, j = [], rig.chest
+    while j >= 0 and j != parents[rig.pelvis]:
+        spine.append(j)
+        j = parents[j]
+    radius[spine] = 0.085 * s
+    middle = np.abs(h[:, 0] - h[rig.pelvis, 0]) < 0.05 * s
+    above = np.flatnonzero(middle & (h[:, 2] > h[rig.chest, 2]) & ~np.isin(np.arange(len(h)), spine))
+    radius[above] = 0.03 * s
+    if above.size:
+        radius[above[np.argmax(h[above, 2])]] = 0.055 * s  # the head
+    skin, shirt, trousers = (rng.uniform(0.25, 0.95, 3) * [1.0, 0.8, 0.65], rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.6, 3))
+    legs = h[:, 2] < h[rig.pelvis, 2] - 0.05 * s
+    hands = (radius <= 0.02 * s) & ~legs
+    colour = np.where(legs[:, None], trousers, np.where((hands | np.isin(np.arange(len(h)), above))[:, None], skin, shirt))
+    return render.Body(body.bone_vectors, radius, colour, body.stripes * 0)
+
+
+def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: int, people: bool = False):
     """An armature for the skeleton with a skinned body, a camera, a sun and a world."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -91,6 +119,8 @@ def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: in
     rig = armature_from_skeleton(sk, "rig", scene, tails)
 
     body = render.random_body(rng, sk, tails)
+    if people:
+        body = person_body(body, sk, rng)
     mesh = bpy.data.meshes.new("body")
     verts, faces, groups = [], [], []
     sphere_v, sphere_f = _unit_sphere(10, 6)
@@ -173,12 +203,12 @@ def _unit_sphere(u: int, v: int):
     return np.array(verts), np.array(faces)
 
 
-def render_clip(name: str, out: Path, frames: int, size: int, samples: int) -> dict:
+def render_clip(name: str, out: Path, frames: int, size: int, samples: int, people: bool = False) -> dict:
     source, yaw = name.rsplit("@", 1)
     motion = source_motion(source, frames)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     view = render.view_motion(motion.frames(slice(REFERENCE + 1, REFERENCE + 1 + frames)), np.radians(float(yaw)))
-    rig = build_scene(view, rng, size, samples)
+    rig = build_scene(view, rng, size, samples, people)
     sk = view.skeleton
     pose_bones = [rig.pose.bones[n] for n in sk.names]
     quats = matrix_to_quaternion(view.local_rotations)
@@ -230,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--size", type=int, default=128, help="square frame size in pixels")
     parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
+    parser.add_argument("--people", action="store_true", help="humanoid rigs get bodies shaped and dressed like people")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -237,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     index = {c["clip"]: c for c in json.loads(index_path.read_text(encoding="utf-8"))} if index_path.is_file() else {}
     for name in args.clips or clip_names():  # the index is rewritten after each clip: an interrupted run keeps its clips
         start = time.perf_counter()
-        index[name] = render_clip(name, out, args.frames, args.size, args.samples)
+        index[name] = render_clip(name, out, args.frames, args.size, args.samples, args.people)
         index_path.write_text(json.dumps(list(index.values()), indent=2) + "\n", encoding="utf-8")
         print(f"{name}: {index[name]['joints']} joints, {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     worst = max(c["fk_vs_blender"] for c in index.values())
