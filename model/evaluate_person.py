@@ -57,7 +57,8 @@ def detector_errors(folder: str | Path) -> list[dict]:
     found the person in, and on those, its 2D error on the 12 body joints it shares with
     the rigs (% of the true box), its world-landmark error across the image and in depth
     (metres, about the hips, the body scaled to 1.7 m) and how often left and right are
-    swapped (the left shoulder nearer the true right one)."""
+    swapped (the left shoulder nearer the true right one, in frames where the shoulders
+    are apart by a tenth of the box)."""
     from . import landmarks as lm
     from .data.evalsets import load_video_set
     from .video import iter_frames
@@ -79,7 +80,8 @@ def detector_errors(folder: str | Path) -> list[dict]:
         true = (heads - hips) * humans.METRES / humans.body_height(clip.skeleton, anchors)
         left, right = marks.index("left_shoulder"), marks.index("right_shoulder")
         distance = np.linalg.norm(image[:, left, None] - pixels[:, [left, right]], axis=-1)
-        swapped = distance[:, 1] < distance[:, 0]
+        apart = np.linalg.norm(pixels[:, left] - pixels[:, right], axis=-1) > 0.1 * box[:, 0]  # not side-on
+        swapped = (distance[:, 1] < distance[:, 0])[apart]
         out.append(
             {
                 "clip": clip.name,
@@ -87,7 +89,7 @@ def detector_errors(folder: str | Path) -> list[dict]:
                 "image_pct": float(np.median(np.linalg.norm(image - pixels, axis=-1) / box) * 100),
                 "across_m": float(np.median(np.linalg.norm((world - true)[..., [0, 2]], axis=-1))),
                 "depth_m": float(np.median(np.abs((world - true)[..., 1]))),
-                "swapped_pct": 100 * float(swapped.mean()),
+                "swapped_pct": 100 * float(swapped.mean()) if swapped.size else float("nan"),
             }
         )
     return out
