@@ -151,3 +151,55 @@ def test_the_detector_on_real_footage():
     assert np.abs(world[:, list(landmarks.HIPS)].mean(1)).max() < 0.05
     assert (world[:, 0, 2] > world[:, 11, 2]).all() and (world[:, 11, 2] > world[:, 27, 2]).all()  # nose, shoulder, ankle
     assert (marks.image[:, 0, 1] < marks.image[:, 27, 1]).all()  # the nose above the ankle in the image too
+
+
+# ---- the shipped person network ------------------------------------------------------------
+
+# Measured when shipped (`python -m model.evaluate_person --clips 12`): 3.97 cm, holding the
+# reference 15.19 cm (an untrained network: about 33 cm).
+PERSON_BOUND_CM, RATIO_TO_HOLD = 5.0, 0.4
+
+
+@pytest.fixture(scope="module")
+def shipped_person():
+    from model import network
+
+    return network.Network.load(network.PERSON_WEIGHTS)
+
+
+def test_shipped_person_network_records_how_it_was_made(shipped_person):
+    training = shipped_person.info["training"]
+    assert shipped_person.info["stage"] == "person" and training["command"].startswith("python -m model.train --stage person")
+    assert len(training["git_commit"]) == 40 and training["history"]
+
+
+def test_shipped_person_network_beats_holding_the_reference(shipped_person):
+    """On landmarks made from held-out human motion (the evaluation split) on varied rigs."""
+    from model import evaluate_person
+
+    rows = [evaluate_person.scores(shipped_person, e) for e in evaluate_person.examples(12)]
+    network, hold = np.mean([r["network"] for r in rows]), np.mean([r["hold"] for r in rows])
+    print(f"person network {network:.2f} cm, holding the reference {hold:.2f} cm")
+    assert network < PERSON_BOUND_CM and network < RATIO_TO_HOLD * hold
+
+
+@needs_detector
+@pytest.mark.skipif(not SPORTS2D.exists(), reason="the sports2d demo video comes with scripts/setup.sh")
+def test_person_stages_stream_as_one_pass():
+    """The person path's stages give the same heads and pixels whatever the chunk size
+    (the box smoothing's and the network's halos), on real footage."""
+    from model import network, pipeline
+
+    net = network.load_pretrained()
+    (_, walk), *_ = [c for c in evalsets.load_set("cmu") if c[0] == "01_01"]
+    ref = walk.positions()[0]
+    frames = [f for _, f in iter_frames(SPORTS2D, range(40))]
+    runs = []
+    for chunk in (7, 32):
+        chunks, stages, seen = pipeline.person_stages(net, walk.skeleton, ref, iter(frames), len(frames), chunk)
+        heads = torch.cat(list(pipeline.streaming.chain(stages, chunks))).numpy()
+        runs.append((heads, seen.pixels.copy(), seen.confidence(len(frames))))
+    np.testing.assert_allclose(runs[0][0], runs[1][0], atol=1e-9)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], atol=1e-9)
+    assert np.isnan(runs[0][1][:3]).all() and np.isfinite(runs[0][1][3:]).all()  # nobody in frames 0-2
+    assert (runs[0][2][:3] == 0).all() and (runs[0][2][3:] > 0.5).mean() > 0.9
