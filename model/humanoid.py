@@ -25,7 +25,8 @@ class Humanoid:
     chest: int = -1  # where the arms meet
 
 
-def _path_to_root(parents: np.ndarray, j: int) -> list[int]:
+def path_to_root(parents: np.ndarray, j: int) -> list[int]:
+    """`j`, its parent, ... the root."""
     path = [j]
     while parents[path[-1]] >= 0:
         path.append(int(parents[path[-1]]))
@@ -34,8 +35,8 @@ def _path_to_root(parents: np.ndarray, j: int) -> list[int]:
 
 def _meeting(parents: np.ndarray, a: int, b: int) -> int:
     """The deepest joint both paths to the root pass (-1: different trees)."""
-    above_a = set(_path_to_root(parents, a))
-    return next((j for j in _path_to_root(parents, b) if j in above_a), -1)
+    above_a = set(path_to_root(parents, a))
+    return next((j for j in path_to_root(parents, b) if j in above_a), -1)
 
 
 def check(skeleton: Skeleton) -> Humanoid:
@@ -62,7 +63,7 @@ def _check(skeleton: Skeleton, side_axis: int) -> Humanoid:
     pelvis = _meeting(parents, *feet)
     if pelvis < 0 or h[pelvis, 2] < low + 0.3 * height:
         return Humanoid(False, "its legs do not meet at a pelvis well above the feet")
-    legs = set(_path_to_root(parents, feet[0])) | set(_path_to_root(parents, feet[1]))
+    legs = set(path_to_root(parents, feet[0])) | set(path_to_root(parents, feet[1]))
     # Hands: the joint farthest out on each side, off the legs and above the knees (arms
     # may hang down at rest).
     upper = np.array([j not in legs and h[j, 2] > low + 0.35 * height for j in range(skeleton.num_joints)])
@@ -77,7 +78,7 @@ def _check(skeleton: Skeleton, side_axis: int) -> Humanoid:
     spine = h[chest] - h[pelvis]
     if chest < 0 or chest in legs and chest != pelvis or spine[2] < 0.1 * height or spine[2] < 0.7 * np.linalg.norm(spine):
         return Humanoid(False, "its arms do not meet at a chest that stands above the pelvis")
-    if pelvis not in _path_to_root(parents, chest):
+    if pelvis not in path_to_root(parents, chest):
         return Humanoid(False, "its arms and legs hang on different branches, not on one spine")
     names = skeleton.names
     return Humanoid(True, f"a biped: legs from '{names[pelvis]}', arms from '{names[chest]}'", pelvis, chest)

@@ -69,7 +69,8 @@ CONNECTIONS = (
     (23, 25), (25, 27), (27, 29), (29, 31), (27, 31), (24, 26), (26, 28), (28, 30), (30, 32), (28, 32),
     (15, 19), (16, 20), (0, 2), (0, 5), (2, 7), (5, 8),
 )  # fmt: skip
-FEATURES = 7  # x, y in the box; depth; world x, y, z; visibility
+PACKED = 7  # what the detector gives of a landmark: x, y, depth in pixels; world x, y, z; visibility
+FEATURES = 7  # what the network reads: x, y in the box; depth; world x, y, z; visibility
 VISIBLE = 0.5  # a landmark at least this visible counts as seen
 
 
@@ -85,26 +86,37 @@ class Landmarks:
     @property
     def found(self) -> np.ndarray:
         """(T,) whether a person was found in the frame."""
-        return np.isfinite(self.image).all((-1, -2))
+        return found(self.image)
 
     def packed(self) -> np.ndarray:
-        """(T, 33, 7) float32: image, world, visibility; what the capture's stages pass on."""
+        """(T, 33, PACKED) float32: image, world, visibility; what the capture's stages pass on."""
         return np.concatenate([self.image, self.world, self.visibility[..., None]], -1).astype(np.float32)
 
 
-def boxes(image: torch.Tensor, visibility: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """(n, 33, 3) pixels and (n, 33) visibility -> square boxes (n, 3) around the seen
-    landmarks (`crop.boxes`); frames with none seen take the whole frame."""
-    seen = (visibility >= VISIBLE)[..., None] & torch.isfinite(image[..., :2])
-    low = torch.where(seen, image[..., :2], torch.inf).amin(1)
-    high = torch.where(seen, image[..., :2], -torch.inf).amax(1)
+def found(marks: np.ndarray) -> np.ndarray:
+    """(..., 33, k) landmarks, pixels first -> (...,) whether the detector found a person."""
+    return np.isfinite(marks[..., :2]).all((-1, -2))
+
+
+def view_axes(camera: np.ndarray) -> np.ndarray:
+    """(..., 3) in camera axes (x right, y down, z away) -> the view frame's (x right, y away, z up)."""
+    return np.stack([camera[..., 0], camera[..., 2], -camera[..., 1]], -1)
+
+
+def boxes(packed: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Packed landmarks (n, 33, PACKED) -> square boxes (n, 3) around the seen landmarks
+    (`crop.boxes`); frames with none seen take the whole frame."""
+    image, visibility = packed[..., :2], packed[..., 6]
+    seen = (visibility >= VISIBLE)[..., None] & torch.isfinite(image)
+    low = torch.where(seen, image, torch.inf).amin(1)
+    high = torch.where(seen, image, -torch.inf).amax(1)
     out = crop.boxes(torch.stack([low, high], 1), height, width)
     whole = torch.tensor([width / 2, height / 2, float(max(height, width))], dtype=out.dtype)
     return torch.where(seen.any(1).all(-1, keepdim=True), out, whole)
 
 
 def features(packed: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    """(n, 33, 7) packed landmarks and their boxes (n, 3) -> (n, 33, FEATURES): place and
+    """(n, 33, PACKED) landmarks and their boxes (n, 3) -> (n, 33, FEATURES): place and
     depth in the box (-1..1 edge to edge), world position (metres), visibility; zero
     where no person was found (visibility 0 says so)."""
     half = boxes[:, None, 2:] / 2
@@ -135,7 +147,7 @@ def _solutions():
 
 class Detector:
     """BlazePose over the frames of one video, in order (it tracks the person it found).
-    Use as a context manager; `(frame) -> (33, 7)` packed landmarks (NaN: no person)."""
+    Use as a context manager; `(frame) -> (33, PACKED)` landmarks (NaN: no person)."""
 
     def __init__(self, complexity: int = 1):
         self.pose = _solutions().Pose(
@@ -150,13 +162,13 @@ class Detector:
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         result = self.pose.process(np.ascontiguousarray(frame))
-        out = np.full((COUNT, FEATURES), np.nan, dtype=np.float32)
+        out = np.full((COUNT, PACKED), np.nan, dtype=np.float32)
         if result.pose_landmarks is None:
             return out
         H, W = frame.shape[:2]
         image = np.array([(p.x, p.y, p.z, p.visibility) for p in result.pose_landmarks.landmark])
         world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
         out[:, 0], out[:, 1], out[:, 2] = image[:, 0] * W, image[:, 1] * H, image[:, 2] * W
-        out[:, 3:6] = np.stack([world[:, 0], world[:, 2], -world[:, 1]], -1)  # camera (x right, y down, z away) -> view axes
+        out[:, 3:6] = view_axes(world)
         out[:, 6] = image[:, 3]
         return out

@@ -395,20 +395,20 @@ def person_stages(
                 yield torch.from_numpy(detect(frame)).double()[None]
 
     def box(packed: torch.Tensor) -> torch.Tensor:  # -> the landmarks with their frame's box appended
-        boxes = landmarks.boxes(packed[..., :3], packed[..., 6], *seen.frame_size)
-        return torch.cat([packed, crop.smooth(boxes)[:, None].expand(-1, landmarks.COUNT, -1)], -1)
+        boxes = crop.smooth(landmarks.boxes(packed, *seen.frame_size))
+        return torch.cat([packed, boxes[:, None].expand(-1, landmarks.COUNT, -1)], -1)
 
     def tokens(packed: torch.Tensor) -> torch.Tensor:  # -> the network's input; the landmarks kept
-        n, boxes = count["seen"], packed[:, 0, 7:]
-        seen.landmarks[n : n + len(packed)] = packed[..., [0, 1, 6]].numpy()
+        n, boxes = count["seen"], packed[:, 0, landmarks.PACKED :]
+        seen.landmarks[n : n + len(packed)] = packed[..., [0, 1, 6]].numpy()  # pixels, visibility
         seen.boxes[n : n + len(packed)] = boxes.numpy()
         count["seen"] += len(packed)
-        return landmarks.features(packed[..., :7], boxes)
+        return landmarks.features(packed[..., : landmarks.PACKED], boxes)
 
     def place(out: torch.Tensor) -> torch.Tensor:  # -> positions; the joints' pixels kept
         n = count["placed"]
         boxes = torch.as_tensor(seen.boxes[n : n + len(out)])
-        found = np.isfinite(seen.landmarks[n : n + len(out), :, 0]).all(-1)
+        found = landmarks.found(seen.landmarks[n : n + len(out)])
         seen.pixels[n : n + len(out)] = np.where(found[:, None, None], crop.crop_to_pixels(out[..., 3:], boxes).numpy(), np.nan)
         count["placed"] += len(out)
         positions = out[..., :3].clone()
@@ -442,7 +442,7 @@ def choose_path(net, path: str | Path, skeleton: Skeleton, plan: Plan, subject: 
 
 def followed(choice: Choice, marks: np.ndarray, video_frames: np.ndarray) -> Choice:
     """The choice, saying whom the detector followed: the person it found first."""
-    found = np.flatnonzero(np.isfinite(marks[..., :2]).all((-1, -2)))
+    found = np.flatnonzero(landmarks.found(marks))
     if not found.size:
         return Choice(choice.path, choice.reason + "; the detector found nobody")
     x, y = marks[found[0], landmarks.BODY, :2].mean(0)
@@ -553,9 +553,10 @@ def capture_video(
         )
     if choice.path == "person":
         choice = followed(choice, seen.landmarks[:got], plan.video_frames[:got])
-        if (score == 0).any():
+        nobody = ~landmarks.found(seen.landmarks[:got])
+        if nobody.any():
             warnings.append(
-                f"no person was found on {int((score == 0).sum())} of {got} frames: their keys hold the last pose seen "
+                f"no person was found on {int(nobody.sum())} of {got} frames: their keys hold the last pose seen "
                 "(before the first, the reference pose)"
             )
     return CaptureResult(

@@ -83,10 +83,8 @@ def person_body(body: render.Body, skeleton: Skeleton, rng: np.random.Generator)
     s, h, parents = skeleton.scale, skeleton.rest_heads, skeleton.parents
     length = np.linalg.norm(body.bone_vectors, axis=-1)
     radius = np.clip(0.22 * length, 0.012 * s, 0.04 * s)
-    spine, j = [], rig.chest
-    while j >= 0 and j != parents[rig.pelvis]:
-        spine.append(j)
-        j = parents[j]
+    up = humanoid.path_to_root(parents, rig.chest)
+    spine = up[: up.index(rig.pelvis) + 1]
     radius[spine] = 0.085 * s
     middle = np.abs(h[:, 0] - h[rig.pelvis, 0]) < 0.05 * s
     above = np.flatnonzero(middle & (h[:, 2] > h[rig.chest, 2]) & ~np.isin(np.arange(len(h)), spine))

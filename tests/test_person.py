@@ -114,7 +114,7 @@ def test_examples_and_the_detectors_errors():
     assert example["positions"].shape == (16, J, 3) and example["uv"].shape == (16, J, 2)
     assert torch.isfinite(example["features"][0]).all() and torch.isfinite(example["positions"]).all()
     nobody = torch.full((2, landmarks.COUNT, 7), torch.nan, dtype=torch.float64)
-    features = landmarks.features(nobody, landmarks.boxes(nobody[..., :3], nobody[..., 6], 480, 640))
+    features = landmarks.features(nobody, landmarks.boxes(nobody, 480, 640))
     assert (features == 0).all()
 
 

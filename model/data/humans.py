@@ -26,6 +26,7 @@ import functools
 import numpy as np
 import torch
 
+from .. import crop
 from .. import landmarks as lm
 from ..kinematics import forward_kinematics
 from ..rotations import axis_angle_to_matrix, axis_rotation
@@ -333,7 +334,7 @@ def detector_view(points: np.ndarray, camera: Camera, height: float, rng: np.ran
         drift = np.cumsum(rng.normal(0, 0.03, (run.stop - run.start, 1, 2)), 0) * box[run]
         image[run, limb, :2] += drift
         visibility[run, limb] = rng.uniform(0.0, 0.4, (run.stop - run.start, len(limb)))
-    world = world @ np.diag([1.0, -1.0, 1.0])[:, [0, 2, 1]]  # (right, down, depth) -> view axes (x, y away, z up)
+    world = lm.view_axes(world)
     if rng.random() < 0.1:  # nobody found
         run = _run(rng, T, 1, 5)
         image[run], world[run], visibility[run] = np.nan, np.nan, np.nan
@@ -369,8 +370,7 @@ def seen_example(motion: Motion, rng: np.random.Generator) -> dict:
     camera = Camera(rng, height, view_points[:, list(lm.HIPS)].mean(1))
     seen = detector_view(view_points, camera, height, rng)
     packed = torch.as_tensor(seen.packed(), dtype=torch.float64)
-    boxes = lm.boxes(packed[..., :3], packed[..., 6], camera.height, camera.width)
-    boxes = _smooth_boxes(boxes)
+    boxes = crop.smooth(lm.boxes(packed, camera.height, camera.width))
     root = int(skeleton.roots[0])
     uv = (torch.as_tensor(camera.pixels(view_heads)) - boxes[:, None, :2]) / (boxes[:, None, 2:] / 2)
     return {
@@ -382,9 +382,3 @@ def seen_example(motion: Motion, rng: np.random.Generator) -> dict:
         "ref_positions": torch.as_tensor(heads[frames], dtype=torch.float32),
         "turn": torch.as_tensor(turn, dtype=torch.float32),  # world -> view frame
     }
-
-
-def _smooth_boxes(boxes: torch.Tensor) -> torch.Tensor:
-    from .. import crop
-
-    return crop.smooth(boxes)
