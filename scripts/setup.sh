@@ -12,6 +12,9 @@
 # changes (the cache between runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# No pip cache: on Python 3.13 the CUDA torch and its libraries are about 3.5 GB of wheels
+# that a cache would keep beside their 6 GB installed (CI machines can be short of disk).
+export PIP_NO_CACHE_DIR=1
 
 DEBIAN_PACKAGES=(assimp-testmodels libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libxext6 libsm6 libgl1)
 missing=()

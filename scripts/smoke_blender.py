@@ -19,7 +19,9 @@ offered. Prints one line; exits 1 on any failure.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -90,7 +92,11 @@ def main() -> int:
     parser.add_argument("zip", type=Path)
     parser.add_argument("--own-torch", help="site-packages folder with torch, for a zip that carries none for this Python")
     args = parser.parse_args()
-    os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="mocap-smoke-")
+    # The installed extension (its wheels, torch included: over 1 GB) goes to a folder of its
+    # own, removed at exit, so that runs leave nothing behind.
+    resources = tempfile.mkdtemp(prefix="mocap-smoke-")
+    atexit.register(shutil.rmtree, resources, ignore_errors=True)
+    os.environ["BLENDER_USER_RESOURCES"] = resources
     import bpy  # noqa: I001 (addon_utils exists only once bpy is imported)
     import addon_utils
 

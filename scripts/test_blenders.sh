@@ -6,9 +6,14 @@
 #    wheels included, in clean environments holding only `bpy`: 4.2 LTS and 4.5 LTS
 #    (Python 3.11, the zip's own torch) and 5.3 (Python 3.13, where the zip carries no torch:
 #    the preference "Own torch" pointed at .venv313's, as the extension tells a user).
-# Environments are kept between runs (a stamp per environment).
+# Environments are kept between runs (a stamp per environment), but for a smoke test's when
+# less than KEEP_GB of disk is left: it is removed after its run (a re-run downloads bpy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PIP_NO_CACHE_DIR=1
+KEEP_GB=${KEEP_GB:-12}
+free_gb() { df -Pk . | awk 'NR == 2 { print int($4 / 1048576) }'; }
+echo "matrix: $(free_gb) GB of disk free"
 
 PYTHON=3.13 VENV=.venv313 EXTRAS=blender,dev bash scripts/setup.sh
 echo "matrix: the Blender tests on bpy 5.3.0 / Python 3.13"
@@ -31,5 +36,9 @@ for pair in 4.2.23:3.11 4.5.15:3.11 5.3.0:3.13; do
     "$env/bin/python" scripts/smoke_blender.py "$zip" --own-torch "$own_torch"
   else
     "$env/bin/python" scripts/smoke_blender.py "$zip"
+  fi
+  if [ "$(free_gb)" -lt "$KEEP_GB" ]; then
+    echo "matrix: $(free_gb) GB of disk free: removing $env (re-created by the next run)"
+    rm -rf "$env"
   fi
 done
