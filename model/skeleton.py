@@ -25,6 +25,7 @@ class SkeletonError(ValueError):
 # Edge types for the attention bias, in order of precedence.
 EDGE_SELF, EDGE_PARENT, EDGE_CHILD, EDGE_SIBLING, EDGE_END_EFFECTOR, EDGE_OTHER = range(6)
 NUM_EDGE_TYPES = 6
+MIRROR_X = np.diag([-1.0, 1.0, 1.0])
 # Hop distance reported between joints of different trees (several roots).
 UNREACHABLE = np.iinfo(np.int32).max
 
@@ -173,6 +174,12 @@ class Skeleton:
 
     def with_frames(self, rest_frames: np.ndarray) -> Skeleton:
         return Skeleton(self.parents, self.rest_heads, rest_frames, self.names)
+
+    def mirrored(self) -> Skeleton:
+        """The rig in a mirror across the world's YZ plane (X -> -X). Frames are conjugated
+        by the reflection, which keeps them rotations with Y still along the bone; names
+        stay, so a "left" bone now stands on the right."""
+        return Skeleton(self.parents, self.rest_heads @ MIRROR_X, MIRROR_X @ self.rest_frames @ MIRROR_X, self.names)
 
 
 def _check_tree(parents: np.ndarray) -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from model.data.procedural import random_skeleton
+from model.data.procedural import random_motion, random_skeleton
 from model.kinematics import forward_kinematics
 from model.rotations import axis_angle_to_matrix
 
@@ -37,3 +37,15 @@ def test_torch_batched_and_differentiable(rng):
     assert G.shape == (2, 5, sk.num_joints, 3, 3) and heads.shape == (2, 5, sk.num_joints, 3)
     heads.sum().backward()
     assert torch.isfinite(v.grad).all() and v.grad.abs().sum() > 0
+
+
+def test_a_mirrored_clip_is_the_clip_in_a_mirror():
+    motion = random_motion(random_skeleton(9, 30), 12, seed=9)
+    mirror = motion.mirrored()
+    M = np.diag([-1.0, 1.0, 1.0])
+    assert np.abs(mirror.positions() - motion.positions() @ M).max() < 1e-12
+    G, _ = forward_kinematics(mirror.skeleton, mirror.local_rotations, mirror.root_translation)
+    G0, _ = forward_kinematics(motion.skeleton, motion.local_rotations, motion.root_translation)
+    assert np.abs(np.linalg.det(G) - 1).max() < 1e-12  # still rotations
+    assert np.abs(G[..., 1] - G0[..., 1] @ M).max() < 1e-12  # each bone's axis is the mirrored axis
+    assert not np.allclose(mirror.positions(), motion.positions())

@@ -30,11 +30,15 @@ def real_clips() -> list:
 
 
 def real(seed: int, frames: int) -> tuple[np.random.Generator, Motion, int, int]:
-    """A window of a real clip and a reference frame from elsewhere (`excerpt`) on a
-    randomised rig (`augment.randomise_rig`): `frames` + 1 frames, the window first, the
-    reference last."""
+    """A window of a real clip and a reference frame from elsewhere (`excerpt`), half the
+    time in a mirror (twice the real motion: the same performances by a left-right twin),
+    on a randomised rig (`augment.randomise_rig`): `frames` + 1 frames, the window first,
+    the reference last."""
     rng = np.random.default_rng(seed)
-    return rng, augment.randomise_rig(excerpt(real_clips(), rng, frames), rng), 0, frames
+    motion = excerpt(real_clips(), rng, frames)
+    if rng.random() < 0.5:
+        motion = motion.mirrored()
+    return rng, augment.randomise_rig(motion, rng), 0, frames
 
 
 def excerpt(clips: list[tuple[str, Motion]], rng: np.random.Generator, frames: int) -> Motion:

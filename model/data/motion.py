@@ -8,7 +8,7 @@ import numpy as np
 
 from ..kinematics import forward_kinematics
 from ..rotations import rebase_local_rotations
-from ..skeleton import Skeleton
+from ..skeleton import MIRROR_X, Skeleton
 
 
 class MotionError(ValueError):
@@ -56,6 +56,13 @@ class Motion:
         """The same clip in a rotated world (e.g. Y-up file data into Blender's Z-up)."""
         rotation = np.asarray(rotation, dtype=np.float64)
         return Motion(self.skeleton.rotated(rotation), self.local_rotations, self.root_translation @ rotation.T, self.fps)
+
+    def mirrored(self) -> Motion:
+        """The clip in a mirror (`Skeleton.mirrored`): the performer's left-right twin, a
+        motion as real as the clip's. Local rotations are conjugated like the frames, so
+        forward kinematics gives the mirrored positions."""
+        M = MIRROR_X
+        return Motion(self.skeleton.mirrored(), M @ self.local_rotations @ M, self.root_translation @ M, self.fps)
 
     def with_frames(self, rest_frames: np.ndarray) -> Motion:
         """The same world-space motion on a rig whose bones have other rest frames."""
