@@ -43,8 +43,19 @@ MAX_JOINTS = 256
 CHUNK_FRAMES = 128  # P2R
 VIDEO_CHUNK_FRAMES = 32  # V2P
 # The person path's network is a Video-to-Pose over a person detector's landmarks.
-PARTS = {"video2pose": (V2PConfig, VideoToPose), "pose2rot": (P2RConfig, PoseToRotation), "person2pose": (V2PConfig, VideoToPose)}
-STAGES = {"p2r": ("pose2rot",), "v2p": ("video2pose",), "joint": ("video2pose", "pose2rot"), "person": ("person2pose",)}
+PARTS = {
+    "video2pose": (V2PConfig, VideoToPose),
+    "pose2rot": (P2RConfig, PoseToRotation),
+    "person2pose": (V2PConfig, VideoToPose),
+    "person2rot": (P2RConfig, PoseToRotation),  # the person path's own P2R, trained on person2pose's positions
+}
+STAGES = {
+    "p2r": ("pose2rot",),
+    "v2p": ("video2pose",),
+    "joint": ("video2pose", "pose2rot"),
+    "person": ("person2pose",),
+    "person-joint": ("person2pose", "person2rot"),
+}
 
 
 class CheckpointError(RuntimeError):
@@ -86,9 +97,10 @@ class Network:
         return arrays
 
     # ---- stages: time-local functions on torch tensors, run by `model.streaming` ------
-    def pose_stage(self, skeleton: Skeleton, ref_positions, ref_rotations) -> tuple[Stage, int]:
-        """(fn, halo): heads (n, J, 3), absolute, skeleton space -> local rotations (n, J, 3, 3)."""
-        pose2rot = self._part("pose2rot")
+    def pose_stage(self, skeleton: Skeleton, ref_positions, ref_rotations, part: str = "pose2rot") -> tuple[Stage, int]:
+        """(fn, halo): heads (n, J, 3), absolute, skeleton space -> local rotations (n, J, 3, 3);
+        `part` "person2rot": the person path's P2R."""
+        pose2rot = self._part(part)
         graph = Graph.of([skeleton], self.device)
 
         root = int(skeleton.roots[0])

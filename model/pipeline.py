@@ -504,7 +504,9 @@ def capture_video(
     stages_of = person_stages if choice.path == "person" else pose_stages
     chunks, video_stages, seen = stages_of(net, skeleton, ref_positions, frames(), K)
     turn = torch.as_tensor(axis_rotation(2, np.radians([VIEWS[options.view]]))[0])
-    pose_fn, pose_halo = net.pose_stage(skeleton, ref_positions, ref_rotations)
+    # the person path's own P2R where the person network comes with one (trained on its positions)
+    rotation_part = "person2rot" if choice.path == "person" and net.has("person2rot") else "pose2rot"
+    pose_fn, pose_halo = net.pose_stage(skeleton, ref_positions, ref_rotations, rotation_part)
 
     def to_rig(view_positions: torch.Tensor) -> torch.Tensor:  # view frame -> skeleton space; kept for the result
         rig = view_positions @ turn.T

@@ -5,6 +5,8 @@
     python -m model.train --stage joint --init out/v2p.safetensors model/weights/pose2rot.safetensors \
         --steps 1000 --out model/weights/capture.safetensors
     python -m model.train --stage person --steps 3000 --out model/weights/person.safetensors
+    python -m model.train --stage person-joint --init model/weights/person.safetensors model/weights/capture.safetensors \
+        --steps 1000 --out out/person.safetensors
 
 Each step draws fresh creatures and motion from `model.data.procedural` (seeds below
 `VALIDATION_SEED`; evaluation seeds are never drawn), a window of frames and a reference
@@ -19,7 +21,10 @@ and conventions all the time. Stages:
   differentiated);
 - `person`: the person path's Video-to-Pose over a person detector's landmarks, on real
   human motion on varied humanoid rigs with the landmarks a detector would give
-  (`model.data.humans`), position loss.
+  (`model.data.humans`), position loss;
+- `person-joint`: the person path's two networks end to end as in `joint`, on that data:
+  its Video-to-Pose and its own P2R (`person2rot`, started from a P2R checkpoint's
+  `pose2rot`), which learns the rotations of the rig from the person network's positions.
 
 Validation runs on fixed held-out creatures beside the IK baseline. A run is resumable
 (`--resume`): the training state is saved next to the output every `--val-every` steps,
@@ -229,7 +234,7 @@ def video_batch(examples: list[dict], device) -> dict:
         "positions": pad("positions", torch.zeros(3)),
         "uv": pad("uv", torch.full((2,), 9.0)),  # padding lies outside the image: not supervised
     }
-    if "rotations" in examples[0]:  # (the person path's examples have none: it feeds no P2R in training)
+    if "rotations" in examples[0]:
         batch["rotations"] = pad("rotations", torch.eye(3))
     if "features" in examples[0]:
         taps = zip(*(e["features"] for e in examples), strict=True)
@@ -244,14 +249,20 @@ def pose_part(parts: nn.ModuleDict) -> VideoToPose:
     return parts["person2pose"] if "person2pose" in parts else parts["video2pose"]
 
 
+def rotation_part(parts: nn.ModuleDict) -> PoseToRotation | None:
+    """The stage's P2R fed by its Video-to-Pose, if it has one."""
+    return parts["person2rot"] if "person2rot" in parts else parts["pose2rot"] if "pose2rot" in parts else None
+
+
 def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_predicted: np.ndarray):
     """V2P's output (`V2POutput`), then P2R rotations (and their inputs) from the
     predicted (where `feed_predicted`) or the true positions of each clip."""
     v2p, args = pose_part(parts), (batch["queries"], batch["graph"], batch["root"])
     out = v2p.decode(batch["features"], *args) if "features" in batch else v2p(batch["images"], *args)
-    if "pose2rot" not in parts:
+    p2r = rotation_part(parts)
+    if p2r is None:
         return out, None, None
-    device, p2r = out.positions.device, parts["pose2rot"]
+    device = out.positions.device
     items = []
     for b, e in enumerate(examples):
         sk = e["skeleton"]
@@ -288,9 +299,10 @@ def video_validation_set(count: int, frames: int, max_bones: int, image_size: in
 def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
     """MPJPE (cm at 1 m scale), with a 2D head its error in pixels of the input square
     (the person path: in % of the landmarks' box), and with P2R the rotation error of the
-    network and of the IK on the same predicted positions (deg), over the validation clips."""
+    network and of the IK on the same predicted positions and of holding the reference
+    (deg), over the validation clips."""
     parts.eval()
-    mpjpe, pixels, net, ik_deg = [], [], [], []
+    mpjpe, pixels, net, ik_deg, hold = [], [], [], [], []
     config = pose_part(parts).config
     size = 100.0 if config.encoder == "landmarks" else config.image_size
     for e in examples:
@@ -303,12 +315,13 @@ def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
             true = e["rotations"].double().numpy()
             net.append(metrics.rotation_error(local[0].cpu().double().numpy(), true))
             ik_deg.append(metrics.rotation_error(local_rotations(inputs, inputs.first_guess)[0].cpu().double().numpy(), true))
+            hold.append(metrics.rotation_error(np.broadcast_to(e["ref_rotations"].double().numpy(), true.shape), true))
     parts.train()
     result = {"mpjpe_cm": float(np.mean(mpjpe))}
     if pixels:
         result["uv_box_pct" if config.encoder == "landmarks" else "uv_px"] = float(np.mean(pixels))
     if net:
-        result.update(network_deg=float(np.nanmean(net)), ik_deg=float(np.nanmean(ik_deg)))
+        result.update(network_deg=float(np.nanmean(net)), ik_deg=float(np.nanmean(ik_deg)), hold_deg=float(np.nanmean(hold)))
     return result
 
 
@@ -365,7 +378,7 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
         _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu", real=real)
         return {"batch": (inputs, graph, true)}
     feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
-    if args.stage == "person":
+    if args.stage in PERSON_STAGES:
         seeds = rng.integers(0, VALIDATION_SEED, args.clips)
         return {"examples": [humans.example(int(s), args.frames) for s in seeds], "feed": feed}
     if args.cache:  # clips of similar size together (little padding): neighbours in the order by joint count
@@ -395,18 +408,23 @@ def build_parts(args) -> nn.ModuleDict:
             V2PConfig(encoder="landmarks", width=args.width, decoder_layers=args.decoder_layers, shared_memory=False)
         ),
     }
+    fresh["person2rot"] = fresh["pose2rot"]
     loaded = {}
-    for path in reversed(args.init):  # each part from the last checkpoint that has it
+    for path in reversed(args.init):  # each part from the last checkpoint that has it (or its kind: STARTS_FROM)
         info = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
-        wanted = tuple(n for n in STAGES[args.stage] if n in STAGES.get(info.get("stage"), ()) and n not in loaded)
-        if wanted:
-            loaded.update(load_checkpoint(path, only=wanted)[0].items())
+        has = STAGES.get(info.get("stage"), ())
+        for name in STAGES[args.stage]:
+            source = name if name in has else STARTS_FROM.get(name)
+            if name not in loaded and source in has:
+                loaded[name] = load_checkpoint(path, only=(source,))[0][source]
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
 
 
+PERSON_STAGES = ("person", "person-joint")
+STARTS_FROM = {"person2rot": "pose2rot"}  # a part that may start from another checkpoint's part of its kind
 VALIDATION_DATA = {
     "p2r": " and the evaluation split of the CMU and DeepMimic clips, exact and 2 cm noise",
-    "person": " on the evaluation split of the human clips, landmarks as the detector errs",
+    **dict.fromkeys(PERSON_STAGES, " on the evaluation split of the human clips, landmarks as the detector errs"),
 }
 
 
@@ -422,7 +440,7 @@ def train(args) -> dict:
     video = args.stage != "p2r"
     if "video2pose" in parts:
         args.image_size = parts["video2pose"].config.image_size  # an --init V2P keeps its own
-    if args.stage == "person":  # the evaluation split's people: watched, never used to pick a step
+    if args.stage in PERSON_STAGES:  # the evaluation split's people: watched, never used to pick a step
         val = [humans.example(VALIDATION_SEED + i, args.frames, "evaluation") for i in range(args.val_clips)]
     elif args.cache:
         args.cached = video_cache.load(args.cache)

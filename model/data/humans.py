@@ -28,7 +28,7 @@ import torch
 
 from .. import crop
 from .. import landmarks as lm
-from ..kinematics import forward_kinematics
+from ..kinematics import forward_kinematics, local_from_world
 from ..rotations import axis_angle_to_matrix, axis_rotation
 from ..skeleton import Skeleton, parent_first_order
 from ..video2pose import query_features
@@ -200,9 +200,9 @@ class _Rig:
         for k in range(count):
             parent = self.rigid(parent, anchor, start + direction * length * k)
 
-    def build(self, drop: set[int]) -> tuple[Skeleton, np.ndarray]:
+    def build(self, drop: set[int]) -> tuple[Skeleton, np.ndarray, np.ndarray]:
         """The edited skeleton (parents first; dropped joints' children on their nearest kept
-        ancestor) and its positions (T, J, 3)."""
+        ancestor), its positions (T, J, 3) and world frames (T, J, 3, 3)."""
         keep = [j for j in range(len(self.parents)) if j not in drop]
         index = {j: i for i, j in enumerate(keep)}
 
@@ -222,13 +222,16 @@ class _Rig:
             parents, np.array([self.heads[j] for j in pick]), np.array([self.rest_frames[j] for j in pick]),
             [self.names[j] for j in pick],
         )  # fmt: skip
-        return skeleton, np.stack([self.positions[j] for j in pick], 1)
+        frames = np.stack([self.delta[j] @ self.rest_frames[j] for j in pick], 1)
+        return skeleton, np.stack([self.positions[j] for j in pick], 1), frames
 
 
-def vary_rig(motion: Motion, anchors: dict[str, int], rng: np.random.Generator) -> tuple[Skeleton, np.ndarray]:
+def vary_rig(motion: Motion, anchors: dict[str, int], rng: np.random.Generator) -> tuple[Skeleton, np.ndarray, np.ndarray]:
     """Another humanoid rig for the same world motion: randomised rest pose and rolls, bones
     split, joints dropped, rigid leaves added (fingers, toes, a head top, face bones, a
-    tail). -> (skeleton, world heads (T, J, 3))."""
+    tail). -> (skeleton, world heads (T, J, 3), world frames (T, J, 3, 3)). The heads are the
+    rig's own (forward kinematics of its rotations): below a dropped joint they follow the
+    body as closely as the rig can, so that positions and rotations always agree."""
     rig = augment.randomise_rig(motion, rng, rest_deg=15.0, lengths=(1.0, 1.0), yaw=False)
     G, P = forward_kinematics(rig.skeleton, rig.local_rotations, rig.root_translation)
     sk = rig.skeleton
@@ -263,7 +266,10 @@ def vary_rig(motion: Motion, anchors: dict[str, int], rng: np.random.Generator) 
         d = -front + np.array([0.0, 0.0, -rng.uniform(0.2, 1.0)])
         edit.chain(root, -front * 0.05 * height, d / np.linalg.norm(d), int(rng.integers(3, 9)), 0.06 * height)
     drop = {j for j in range(sk.num_joints) if sk.parents[j] >= 0 and len(kids[j]) == 1 and rng.random() < 0.1}
-    return edit.build(drop)
+    skeleton, heads, frames = edit.build(drop)
+    root = int(skeleton.roots[0])
+    heads = forward_kinematics(skeleton, local_from_world(skeleton, frames), heads[:, root] - skeleton.rest_heads[root])[1]
+    return skeleton, heads, frames
 
 
 # ---- a camera, and what the detector would say -------------------------------------------
@@ -318,14 +324,17 @@ def detector_view(points: np.ndarray, camera: Camera, height: float, rng: np.ran
     world += rng.normal(0, rng.uniform(0.005, 0.02), world.shape)
     image[..., 2] *= depth_scale
     box = (image[..., :2].max(1) - image[..., :2].min(1)).max(-1)[:, None, None]  # (T, 1, 1)
-    image[..., :2] += rng.normal(0, rng.uniform(0.003, 0.012), image[..., :2].shape) * box
+    image[..., :2] += rng.normal(0, rng.uniform(0.003, 0.02), image[..., :2].shape) * box
     image[..., 2] += rng.normal(0, 0.03, image[..., 2].shape) * box[..., 0]
     behind = c[..., 2] - hips[..., 2] > 0.08 * height
     visibility = np.where(behind, rng.uniform(0.3, 0.85, (T, lm.COUNT)), rng.uniform(0.85, 1.0, (T, lm.COUNT)))
     outside = ((image[..., :2] < 0) | (image[..., :2] > [camera.width, camera.height])).any(-1)
     visibility = np.where(outside, visibility * 0.2, visibility)
-    if rng.random() < 0.15:  # left and right swapped for a few frames
-        run = _run(rng, T, 2, 10)
+    # Left and right swapped for a few frames: measured on a rendered person far more often
+    # than at first assumed (BENCHMARKS.md, the person path), though a faceless render makes
+    # front and back harder to tell than a real person does.
+    if rng.random() < 0.3:
+        run = _run(rng, T, 2, 16)
         for array in (image, world, visibility):
             array[run] = array[run][:, lm.MIRROR]
     if rng.random() < 0.3:  # a limb lost
@@ -363,7 +372,7 @@ def seen_example(motion: Motion, rng: np.random.Generator) -> dict:
     anchors = anchors_of(motion.skeleton)
     body = _body(motion, rng)
     points = landmarks_of(body, anchors, rng)
-    skeleton, heads = vary_rig(body, anchors, rng)
+    skeleton, heads, frames_world = vary_rig(body, anchors, rng)
     height = body_height(body.skeleton, anchors)
     turn = axis_rotation(2, np.array(rng.uniform(-np.pi, np.pi)))  # world -> view frame
     view_heads, view_points = heads[:frames] @ turn.T, points[:frames] @ turn.T
@@ -380,5 +389,9 @@ def seen_example(motion: Motion, rng: np.random.Generator) -> dict:
         "uv": uv.float(),
         "queries": query_features(skeleton, heads[frames]),
         "ref_positions": torch.as_tensor(heads[frames], dtype=torch.float32),
+        # the rig's rotations: the window's as the view frame sees them (turning the roots),
+        # the reference's in the world, as a P2R fed the view-frame positions must give them
+        "rotations": torch.as_tensor(local_from_world(skeleton, turn @ frames_world[:frames]), dtype=torch.float32),
+        "ref_rotations": torch.as_tensor(local_from_world(skeleton, frames_world[frames]), dtype=torch.float32),
         "turn": torch.as_tensor(turn, dtype=torch.float32),  # world -> view frame
     }
