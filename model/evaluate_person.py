@@ -9,8 +9,10 @@ Boxing_Toes, DeepMimic cartwheel, dance_b, jump, punch and walk: never trained o
 varied rig, with the landmarks a detector would give for it, errors and all
 (`model.data.humans`, seeds from `HELD_OUT_SEED`). Scores: MPJPE of the joints (cm, the
 rig scaled to a 1 m cube, root-relative, view frame), and where the network places the
-joints in the landmarks' box (% of its side). Holding the reference pose: its heads,
-root-relative, turned into the view frame as the clip is seen.
+joints in the landmarks' box (% of its side), and the rotation error of the rig's local
+rotations from those positions by a P2R (`--p2r`, default the shipped capture's, and the
+person checkpoint's own where it has one) and by the IK. Holding the reference pose: its
+heads, root-relative, turned into the view frame as the clip is seen, and its rotations.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import ik, metrics
 from .attention import Graph
 from .data import humans
 from .data.evalsets import HELD_OUT_SEED
-from .network import PERSON_WEIGHTS, Network
+from .network import CAPTURE_WEIGHTS, PERSON_WEIGHTS, Network
 
 FRAMES = 24
 
@@ -35,20 +38,32 @@ def examples(count: int) -> list[dict]:
 
 
 @torch.no_grad()
-def scores(net: Network, example: dict) -> dict[str, float]:
+def scores(net: Network, example: dict, rotation_parts: tuple[str, ...] = ()) -> dict[str, float]:
     """MPJPE (cm at 1 m scale) of the network and of the held reference, the network's 2D
-    error (% of the box) for one example."""
+    error (% of the box) for one example; and the rotation error (deg) of each P2R part
+    named (`Network.pose_stage`: the network's positions, in the skeleton's units, the
+    reference pair of the rig in the world), of the IK on the same positions and of
+    holding the reference."""
     part, sk = net.parts["person2pose"], example["skeleton"]
     root = int(sk.roots[0])
     out = part(example["features"][0][None], example["queries"][None], Graph.of([sk], net.device), torch.tensor([root]))
     true = example["positions"]
     ref = example["ref_positions"] @ example["turn"].T / sk.scale
     held = (ref - ref[root]).expand_as(true)
-    return {
+    result = {
         "network": float((out.positions[0] - true).norm(dim=-1).mean()) * 100,
         "hold": float((held - true).norm(dim=-1).mean()) * 100,
         "box": float((out.uv[0] - example["uv"]).norm(dim=-1).mean()) * 50,
     }
+    if rotation_parts:
+        positions = out.positions[0].double() * sk.scale
+        pair = example["ref_positions"].double().numpy(), example["ref_rotations"].double().numpy()
+        rotations = example["rotations"].double().numpy()
+        for name in rotation_parts:
+            result[name] = metrics.rotation_error(net.pose_stage(sk, *pair, name)[0](positions).numpy(), rotations)
+        result["ik"] = metrics.rotation_error(ik.solve_rotations(sk, positions.numpy(), *pair), rotations)
+        result["hold rotation"] = metrics.rotation_error(np.broadcast_to(pair[1], rotations.shape), rotations)
+    return result
 
 
 def detector_errors(folder: str | Path) -> list[dict]:
@@ -61,7 +76,6 @@ def detector_errors(folder: str | Path) -> list[dict]:
     are apart by a tenth of the box)."""
     from . import landmarks as lm
     from .data.evalsets import load_video_set
-    from .video import iter_frames
 
     out = []
     for clip in load_video_set(folder):
@@ -70,8 +84,7 @@ def detector_errors(folder: str | Path) -> list[dict]:
             continue
         marks = [n for n in lm.NAMES if n in anchors]
         joints, index = [anchors[n] for n in marks], [lm.INDEX[n] for n in marks]
-        with lm.Detector() as detect:
-            packed = np.stack([detect(f) for _, f in iter_frames(clip.video, range(len(clip.heads)))])
+        packed = lm.detect_file(clip.video, range(len(clip.heads)))
         found = np.isfinite(packed[..., 0]).all(-1)
         image, world, pixels = packed[found][:, index, :2], packed[found][:, index, 3:6], clip.pixels[found][:, joints]
         box = (pixels.max(1) - pixels.min(1)).max(-1)[:, None]
@@ -101,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--weights", default=str(PERSON_WEIGHTS))
     parser.add_argument("--clips", type=int, default=64)
+    parser.add_argument("--p2r", default=str(CAPTURE_WEIGHTS), help="the P2R scored beside the person checkpoint's own")
     parser.add_argument("--detector", help="instead: how the detector errs on this rendered set (`render_evalset.py --people`)")
     args = parser.parse_args(argv)
     if args.detector:
@@ -111,14 +125,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {r['clip']} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
         return 0
     net = Network.load(args.weights)
-    rows = [scores(net, e) for e in examples(args.clips)]
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    net.parts["pose2rot"] = Network.load(args.p2r).parts["pose2rot"].to(net.device).eval()
+    parts = ("pose2rot", "person2rot") if net.has("person2rot") else ("pose2rot",)
+    rows = [scores(net, e, parts) for e in examples(args.clips)]
+    mean = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
     worse = sum(r["network"] >= r["hold"] for r in rows)
     print(f"{args.clips} examples of {FRAMES} frames, seeds {HELD_OUT_SEED}.., {Path(args.weights).name}\n")
-    print("| predictor | MPJPE (cm) | 2D joint error (% of box) |\n|---|---:|---:|")
-    print(f"| hold the reference pose | {mean['hold']:.2f} | |")
-    print(f"| person network | {mean['network']:.2f} | {mean['box']:.2f} |")
-    print(f"\nexamples where the network is no better than holding the reference: {worse} of {len(rows)}")
+    print("| predictor | MPJPE (cm) | 2D joint error (% of box) | rotation error (deg) |\n|---|---:|---:|---:|")
+    print(f"| hold the reference pose | {mean['hold']:.2f} | | {mean['hold rotation']:.2f} |")
+    print(f"| person network + IK | {mean['network']:.2f} | {mean['box']:.2f} | {mean['ik']:.2f} |")
+    print(f"| person network + {Path(args.p2r).stem} P2R | | | {mean['pose2rot']:.2f} |")
+    if "person2rot" in mean:
+        print(f"| person network + its own P2R | | | {mean['person2rot']:.2f} |")
+    print(f"\nexamples where the network's positions are no better than holding the reference: {worse} of {len(rows)}")
+    best = parts[-1]
+    worse = sum(r[best] >= r["hold rotation"] for r in rows)
+    print(f"examples where the rotations of {best} are no better than holding the reference: {worse} of {len(rows)}")
     return 0
 
 

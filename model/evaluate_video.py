@@ -9,7 +9,10 @@ as every capture runs (`model.pipeline.capture_video`, frame by frame from the f
 analytic IK on the same V2P positions is scored beside each (`... + IK`), and so is the
 do-nothing predictor (the reference pose held). Clips are scored on all their frames
 against the ground truth in the view frame (MPJPE of the V2P positions; rotation, twist
-and angular-velocity errors of the rotations, as `model.metrics` defines them).
+and angular-velocity errors of the rotations, as `model.metrics` defines them); on rigs
+named as a known human skeleton, also the PA-MPJPE of the 12 body joints, and with
+`--person` the same for the person detector's own 3D, where it found the person (what
+monocular human pose tools give).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import humanoid, ik, metrics
+from . import humanoid, ik, landmarks, metrics
+from .data import humans
 from .data.evalsets import VideoClip, load_video_set
 from .evaluate import Row, hold_reference, mean_values, row_table
 from .kinematics import forward_kinematics
@@ -36,6 +40,7 @@ COLUMNS = (
     "twist error (deg)",
     "angular velocity error (deg/frame)",
     "2D joint error (% of box)",
+    "PA-MPJPE, 12 body joints (cm)",
 )
 PIPELINES = {  # name: (V2P checkpoint, P2R checkpoint)
     "end-to-end": (CAPTURE_WEIGHTS, CAPTURE_WEIGHTS),
@@ -57,14 +62,22 @@ class WholeFrame:
 
 
 class Pipeline:
-    """V2P (or with `person`, the person path's network) and P2R checkpoints as one capture."""
+    """V2P (or with `person`, the person path's network, and with `own_p2r` its own P2R
+    where the person checkpoint has one) and P2R checkpoints as one capture."""
 
     def __init__(
-        self, v2p: str | Path, p2r: str | Path, crop: bool = True, person: str | Path | None = None, subject: str | None = None
+        self,
+        v2p: str | Path,
+        p2r: str | Path,
+        crop: bool = True,
+        person: str | Path | None = None,
+        subject: str | None = None,
+        own_p2r: bool = False,
     ):
         parts = {"video2pose": Network.load(v2p).parts["video2pose"], "pose2rot": Network.load(p2r).parts["pose2rot"]}
         if person is not None:
-            parts["person2pose"] = Network.load(person).parts["person2pose"]
+            theirs = Network.load(person).parts
+            parts.update({k: v for k, v in theirs.items() if k == "person2pose" or (own_p2r and k == "person2rot")})
         self.subject = subject or ("PERSON" if person is not None else "OTHER")
         self.net = Network(parts) if crop else WholeFrame(Network(parts))
 
@@ -96,15 +109,37 @@ def pixel_error(pixels: np.ndarray | None, truth: np.ndarray | None) -> float:
     return float((np.linalg.norm(pixels[seen] - truth[seen], axis=-1) / box[seen, None]).mean() * 100)
 
 
+def body_joints(clip: VideoClip) -> list[int] | None:
+    """The rig's joints at a person's shoulders, elbows, wrists, hips, knees and ankles,
+    where its bones are named as a known human skeleton's (`humans.ANCHORS`)."""
+    anchors = humans.anchors_of(clip.skeleton)
+    return None if anchors is None else [anchors[n] for n in humans.BODY_JOINTS]
+
+
+def body_error(clip: VideoClip, points: np.ndarray) -> float:
+    """PA-MPJPE of the 12 body joints (`points` (T, 12, 3), any units and axes), NaN on
+    rigs without them."""
+    body = body_joints(clip)
+    return float("nan") if body is None else metrics.pa_mpjpe_cm(points, clip.heads[:, body], clip.skeleton)
+
+
 def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray, pixels: np.ndarray | None = None) -> tuple[float, ...]:
-    sk = clip.skeleton
+    sk, body = clip.skeleton, body_joints(clip)
     return (
         metrics.mpjpe_cm(positions, clip.heads, sk),
         metrics.rotation_error(rotations, clip.rotations),
         metrics.twist_error(rotations, clip.rotations, sk),
         metrics.angular_velocity_error(rotations, clip.rotations),
         pixel_error(pixels, clip.pixels),
+        body_error(clip, positions[:, body]) if body is not None else float("nan"),
     )
+
+
+def detector_scores(clip: VideoClip) -> tuple[float, ...]:
+    """The person detector's own monocular 3D (BlazePose's world landmarks), where it found
+    the person: PA-MPJPE only."""
+    marks = landmarks.detect_file(clip.video, range(len(clip.heads)))[:, [landmarks.INDEX[n] for n in humans.BODY_JOINTS], 3:6]
+    return (*[float("nan")] * (len(COLUMNS) - 1), body_error(clip, marks))
 
 
 def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -146,9 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         clips = [c for c in clips if humanoid.check(c.skeleton).ok]
         for p2r in (CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS):
             pipelines[f"person path + {Path(p2r).stem} P2R"] = Pipeline(CAPTURE_WEIGHTS, p2r, person=args.person)
-        pipelines["end-to-end, Subject Auto"] = Pipeline(CAPTURE_WEIGHTS, CAPTURE_WEIGHTS, person=args.person, subject="AUTO")
+        if Network.load(args.person).has("person2rot"):
+            pipelines["person path + its own P2R"] = Pipeline(CAPTURE_WEIGHTS, CAPTURE_WEIGHTS, person=args.person, own_p2r=True)
+        pipelines["end-to-end, Subject Auto"] = Pipeline(
+            CAPTURE_WEIGHTS, CAPTURE_WEIGHTS, person=args.person, subject="AUTO", own_p2r=True
+        )
     row = lambda clip, values: Row(clip.name, clip.skeleton.num_joints, len(clip.rotations), values)  # noqa: E731
     rows: dict[str, list[Row]] = {"hold the reference pose": [row(c, hold_scores(c)) for c in clips]}
+    if args.person:
+        rows["the detector's own 3D (BlazePose world landmarks)"] = [row(c, detector_scores(c)) for c in clips]
     for name, pipeline in pipelines.items():
         start = time.perf_counter()
         for clip in clips:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import crop
+from .video import iter_frames
 
 NAMES = (
     "nose",
@@ -172,3 +173,10 @@ class Detector:
         out[:, 3:6] = view_axes(world)
         out[:, 6] = image[:, 3]
         return out
+
+
+def detect_file(path, frames) -> np.ndarray:
+    """(K, 33, PACKED) the detector's landmarks on the given frames of a video file, in
+    order (tracking from one to the next), for evaluation."""
+    with Detector() as detect:
+        return np.stack([detect(frame) for _, frame in iter_frames(path, frames)])

@@ -6,6 +6,10 @@
   single-child and leaf bones, the part that joint positions cannot determine;
 - MPJPE: mean joint position error in cm, root-relative, after scaling the rest skeleton
   to fit a 1 m cube;
+- PA-MPJPE (`pa_mpjpe_cm`): MPJPE of some joints after each frame's prediction is aligned
+  to the truth by the best similarity (Procrustes: rotation, uniform scale, translation),
+  what monocular human pose benchmarks report: the pose's shape, whatever its place,
+  size and heading;
 - angular velocity error: mean norm (deg/frame) of the difference between predicted and
   true per-frame angular velocity (axis-angle of R_t^T R_t+1) of moving joints;
 - per joint class (`class_errors`), by what the children's heads determine (`ik.joint_kinds`),
@@ -82,6 +86,23 @@ def mpjpe_cm(pred_positions: np.ndarray, true_positions: np.ndarray, skeleton: S
     pred = pred_positions - pred_positions[:, root : root + 1]
     true = true_positions - true_positions[:, root : root + 1]
     return float(np.linalg.norm(pred - true, axis=-1).mean() * 100.0 / skeleton.scale)
+
+
+def pa_mpjpe_cm(pred: np.ndarray, true: np.ndarray, skeleton: Skeleton) -> float:
+    """(T, N, 3) points, any units and axes for `pred`, the skeleton's for `true` -> cm at
+    1 m scale after the per-frame similarity alignment; frames where `pred` is not finite
+    (nobody found) are left out, NaN if none is left."""
+    seen = np.isfinite(pred).all((-1, -2))
+    if not seen.any():
+        return float("nan")
+    P, Q = pred[seen] - pred[seen].mean(1, keepdims=True), true[seen] - true[seen].mean(1, keepdims=True)
+    U, S, Vt = np.linalg.svd(P.swapaxes(-1, -2) @ Q)  # Kabsch for row vectors: P @ R ~ Q
+    d = np.ones_like(S)
+    d[:, 2] = np.sign(np.linalg.det(U @ Vt))  # a rotation, never a reflection
+    R = (U * d[:, None]) @ Vt
+    scale = (S * d).sum(-1) / np.maximum((P**2).sum((1, 2)), 1e-12)
+    aligned = scale[:, None, None] * P @ R
+    return float(np.linalg.norm(aligned - Q, axis=-1).mean() * 100.0 / skeleton.scale)
 
 
 def angular_velocity(rotations: np.ndarray) -> np.ndarray:

@@ -37,6 +37,20 @@ def test_mpjpe_is_root_relative_and_scaled():
     assert metrics.mpjpe_cm(pred, true, CHAIN) == pytest.approx(10.0 / 3)
 
 
+def test_pa_mpjpe_forgives_place_size_and_heading_only(rng):
+    true = rng.normal(size=(5, 12, 3))
+    turn = axis_angle_to_matrix(rng.normal(size=3))
+    moved = 3.7 * true @ turn.T + [1.0, -2.0, 0.5]  # another unit, heading and place: the same pose
+    moved[1] = np.nan  # nobody found: left out
+    assert metrics.pa_mpjpe_cm(moved, true, CHAIN) == pytest.approx(0.0, abs=1e-9)
+    mirrored = true * [-1.0, 1.0, 1.0]  # left for right: no rotation undoes it
+    assert metrics.pa_mpjpe_cm(mirrored, true, CHAIN) > 10
+    bent = true.copy()
+    bent[:, 0] += [0.3, 0.0, 0.0]  # a real error survives the alignment, smaller but not nil
+    assert 0 < metrics.pa_mpjpe_cm(bent, true, CHAIN) < metrics.mpjpe_cm(bent, true, CHAIN)
+    assert np.isnan(metrics.pa_mpjpe_cm(np.full_like(true, np.nan), true, CHAIN))
+
+
 def test_angular_velocity_error():
     t = np.radians(np.arange(20) * 2.0)
     true = np.stack([axis_rotation(2, t)] * 3, 1)

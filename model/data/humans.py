@@ -45,7 +45,15 @@ ANCHORS = {
         **{f"{s}_{j}": f"{s}_{j}" for s in ("left", "right") for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")},
         "head": "neck",
     },
+    "rigify": {  # the human and basic human metarigs (their bones' heads)
+        **{f"{s}_{j}": f"{b}.{s[0].upper()}" for s in ("left", "right") for j, b in (
+            ("shoulder", "upper_arm"), ("elbow", "forearm"), ("wrist", "hand"),
+            ("hip", "thigh"), ("knee", "shin"), ("ankle", "foot"),
+        )},
+        "head": "spine.006",
+    },
 }  # fmt: skip
+BODY_JOINTS = tuple(f"{s}_{j}" for s in ("left", "right") for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle"))
 HEAD_HEIGHT = 0.83  # the skull's base above the ankles, in body heights
 
 # Landmark -> (anchor, basis, offset in body heights). Bases: "body" (left, forward, up at
