@@ -29,13 +29,24 @@ def real_clips() -> list:
     return evalsets.training_clips()
 
 
+@functools.lru_cache(maxsize=1)
+def keyed_clips() -> list:
+    """The training split of the artist-keyed clips (`evalsets.keyed_training_clips`; empty
+    without the optional cache), loaded once per process."""
+    return evalsets.keyed_training_clips()
+
+
+KEYED_SHARE = 0.5  # of the real windows, when there are keyed clips: hundreds of them must not drown the mocap
+
+
 def real(seed: int, frames: int) -> tuple[np.random.Generator, Motion, int, int]:
-    """A window of a real clip and a reference frame from elsewhere (`excerpt`), half the
-    time in a mirror (twice the real motion: the same performances by a left-right twin),
-    on a randomised rig (`augment.randomise_rig`): `frames` + 1 frames, the window first,
-    the reference last."""
+    """A window of a real clip (mocap, or where there are some, artist-keyed with
+    probability `KEYED_SHARE`) and a reference frame from elsewhere (`excerpt`), half the
+    time in a mirror (the same performances by a left-right twin), on a randomised rig
+    (`augment.randomise_rig`): `frames` + 1 frames, the window first, the reference last."""
     rng = np.random.default_rng(seed)
-    motion = excerpt(real_clips(), rng, frames)
+    keyed = rng.random() < KEYED_SHARE and keyed_clips()
+    motion = excerpt(keyed_clips() if keyed else real_clips(), rng, frames)
     if rng.random() < 0.5:
         motion = motion.mirrored()
     return rng, augment.randomise_rig(motion, rng), 0, frames

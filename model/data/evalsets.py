@@ -9,6 +9,9 @@ and the split of the real clips between evaluation and training.
 - `procedural`: procedural creatures and motion from seeds that training never uses;
 - `robots`: the robot skeletons of `pybullet_data`'s URDFs (`model.data.urdf`) with seeded
   procedural motion (no robot is in training);
+- `zeroad` (optional: `scripts/fetch_0ad.sh`): the artist-keyed people of 0 A.D.
+  (`model.data.zeroad`) whose clips are under `ZEROAD_EVALUATION` (spearmen, archers and
+  gatherers: walking, fighting, working); training may use the others;
 - rendered video sets (`load_video_set`): Cycles renders of such rigs, made by
   `scripts/render_evalset.py`, for the video stages.
 
@@ -28,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..skeleton import Skeleton, bone_frames, default_tails
-from . import bvh, deepmimic, procedural, rigify, urdf
+from . import bvh, deepmimic, procedural, rigify, urdf, zeroad
 from .motion import Y_UP_TO_Z_UP, Motion
 
 CMU_DIR = Path("/usr/share/assimp/models/BVH")
@@ -39,7 +42,8 @@ RIGIFY_FRAMES, PROCEDURAL_FRAMES, PROCEDURAL_CLIPS = 240, 240, 16
 # Procedural seeds at or above this are held out: training draws below it.
 HELD_OUT_SEED = 1_000_000
 VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate training
-SETS = ("cmu", "deepmimic", "rigify", "procedural", "robots")
+ZEROAD_EVALUATION = ("infantry/spearman/", "infantry/archer/", "gatherer/")
+SETS = ("cmu", "deepmimic", "rigify", "procedural", "robots", "zeroad")
 
 
 def as_rig(motion: Motion, leaf_offsets: dict | None = None) -> Motion:
@@ -70,6 +74,17 @@ def training_clips() -> list[tuple[str, Motion]]:
     return [*_cmu(CMU_TRAIN_CLIPS), *_deepmimic(evaluation=False)]
 
 
+def _zeroad(evaluation: bool = True) -> Iterator[tuple[str, Motion]]:
+    for name, motion in zeroad.clips():
+        if name.startswith(ZEROAD_EVALUATION) == evaluation:
+            yield name, as_rig(motion)
+
+
+def keyed_training_clips() -> list[tuple[str, Motion]]:
+    """The artist-keyed clips that training may use (none without the optional cache)."""
+    return list(_zeroad(evaluation=False)) if zeroad.available() else []
+
+
 def _rigify() -> Iterator[tuple[str, Motion]]:
     for name in rigify.METARIGS:
         skeleton = rigify.load_metarig(name)
@@ -88,7 +103,14 @@ def _robots() -> Iterator[tuple[str, Motion]]:
 
 
 def load_set(name: str) -> list[tuple[str, Motion]]:
-    loaders = {"cmu": _cmu, "deepmimic": _deepmimic, "rigify": _rigify, "procedural": _procedural, "robots": _robots}
+    loaders = {
+        "cmu": _cmu,
+        "deepmimic": _deepmimic,
+        "rigify": _rigify,
+        "procedural": _procedural,
+        "robots": _robots,
+        "zeroad": _zeroad,
+    }
     if name not in loaders:
         raise KeyError(f"unknown evaluation set {name!r}; choose from {', '.join(SETS)}")
     return list(loaders[name]())
