@@ -172,8 +172,9 @@ def test_the_detector_on_real_footage():
 # ---- the shipped person network ------------------------------------------------------------
 
 # Measured when shipped (`python -m model.evaluate_person --clips 12`): 3.97 cm, holding the
-# reference 15.19 cm (an untrained network: about 33 cm).
-PERSON_BOUND_CM, RATIO_TO_HOLD = 5.0, 0.4
+# reference 15.19 cm (an untrained network: about 33 cm); 5.73 against 15.10 since the
+# detector error model swaps left and right and jitters as measured on a rendered person.
+PERSON_BOUND_CM, RATIO_TO_HOLD = 6.5, 0.45
 
 
 @pytest.fixture(scope="module")
