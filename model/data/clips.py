@@ -36,7 +36,7 @@ def keyed_clips() -> list:
     return evalsets.keyed_training_clips()
 
 
-KEYED_SHARE = 0.5  # of the real windows, when there are keyed clips: hundreds of them must not drown the mocap
+KEYED_SHARE = 0.3  # of the real windows, when there are keyed clips: hundreds of them must not drown the mocap
 
 
 def real(seed: int, frames: int) -> tuple[np.random.Generator, Motion, int, int]:
