@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ik, metrics
+from .data import zeroad
 from .data.evalsets import SETS, load_set
 from .data.motion import Motion
 from .kinematics import forward_kinematics
@@ -127,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sets",
         nargs="+",
-        default=list(SETS),
+        default=[s for s in SETS if s != "zeroad" or zeroad.available()],
         choices=SETS,
         metavar="SET",
-        help=f"evaluation sets (default: all of {', '.join(SETS)})",
+        help=f"evaluation sets (default: all of {', '.join(SETS)}; zeroad where scripts/fetch_0ad.sh has cached it)",
     )
     parser.add_argument(
         "--solvers",
