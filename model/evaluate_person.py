@@ -12,7 +12,8 @@ rig scaled to a 1 m cube, root-relative, view frame), and where the network plac
 joints in the landmarks' box (% of its side), and the rotation error of the rig's local
 rotations from those positions by a P2R (`--p2r`, default the shipped capture's, and the
 person checkpoint's own where it has one) and by the IK. Holding the reference pose: its
-heads, root-relative, turned into the view frame as the clip is seen, and its rotations.
+heads, root-relative, turned into the view frame as the clip is seen, and its rotations as
+keyed (the root not turned, as `evaluate.hold_reference` holds them everywhere).
 """
 
 from __future__ import annotations

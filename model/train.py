@@ -410,13 +410,14 @@ def build_parts(args) -> nn.ModuleDict:
     }
     fresh["person2rot"] = fresh["pose2rot"]
     loaded = {}
-    for path in reversed(args.init):  # each part from the last checkpoint that has it (or its kind: STARTS_FROM)
-        info = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
-        has = STAGES.get(info.get("stage"), ())
-        for name in STAGES[args.stage]:
-            source = name if name in has else STARTS_FROM.get(name)
-            if name not in loaded and source in has:
-                loaded[name] = load_checkpoint(path, only=(source,))[0][source]
+    for exact in (True, False):  # each part from the last checkpoint that has it, else that has its kind (STARTS_FROM)
+        for path in reversed(args.init):
+            info = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
+            has = STAGES.get(info.get("stage"), ())
+            for name in STAGES[args.stage]:
+                source = name if exact else STARTS_FROM.get(name)
+                if name not in loaded and source in has:
+                    loaded[name] = load_checkpoint(path, only=(source,))[0][source]
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
 
 

@@ -238,8 +238,8 @@ def vary_rig(motion: Motion, anchors: dict[str, int], rng: np.random.Generator) 
     """Another humanoid rig for the same world motion: randomised rest pose and rolls, bones
     split, joints dropped, rigid leaves added (fingers, toes, a head top, face bones, a
     tail). -> (skeleton, world heads (T, J, 3), world frames (T, J, 3, 3)). The heads are the
-    rig's own (forward kinematics of its rotations): below a dropped joint they follow the
-    body as closely as the rig can, so that positions and rotations always agree."""
+    body's, where the landmarks are; the frames' rotations reproduce them wherever no joint
+    above was dropped (below one, the rig cannot bend where the body does)."""
     rig = augment.randomise_rig(motion, rng, rest_deg=15.0, lengths=(1.0, 1.0), yaw=False)
     G, P = forward_kinematics(rig.skeleton, rig.local_rotations, rig.root_translation)
     sk = rig.skeleton
@@ -274,10 +274,7 @@ def vary_rig(motion: Motion, anchors: dict[str, int], rng: np.random.Generator) 
         d = -front + np.array([0.0, 0.0, -rng.uniform(0.2, 1.0)])
         edit.chain(root, -front * 0.05 * height, d / np.linalg.norm(d), int(rng.integers(3, 9)), 0.06 * height)
     drop = {j for j in range(sk.num_joints) if sk.parents[j] >= 0 and len(kids[j]) == 1 and rng.random() < 0.1}
-    skeleton, heads, frames = edit.build(drop)
-    root = int(skeleton.roots[0])
-    heads = forward_kinematics(skeleton, local_from_world(skeleton, frames), heads[:, root] - skeleton.rest_heads[root])[1]
-    return skeleton, heads, frames
+    return edit.build(drop)
 
 
 # ---- a camera, and what the detector would say -------------------------------------------
