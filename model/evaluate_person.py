@@ -125,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             print(f"| {r['clip']} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
         return 0
-    net = Network.load(args.weights)
-    net.parts["pose2rot"] = Network.load(args.p2r).parts["pose2rot"].to(net.device).eval()
+    net = Network({**Network.load(args.weights).parts, "pose2rot": Network.load(args.p2r).parts["pose2rot"]})
     parts = ("pose2rot", "person2rot") if net.has("person2rot") else ("pose2rot",)
     rows = [scores(net, e, parts) for e in examples(args.clips)]
     mean = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}

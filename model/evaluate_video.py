@@ -116,13 +116,6 @@ def body_joints(clip: VideoClip) -> list[int] | None:
     return None if anchors is None else [anchors[n] for n in humans.BODY_JOINTS]
 
 
-def body_error(clip: VideoClip, points: np.ndarray) -> float:
-    """PA-MPJPE of the 12 body joints (`points` (T, 12, 3), any units and axes), NaN on
-    rigs without them."""
-    body = body_joints(clip)
-    return float("nan") if body is None else metrics.pa_mpjpe_cm(points, clip.heads[:, body], clip.skeleton)
-
-
 def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray, pixels: np.ndarray | None = None) -> tuple[float, ...]:
     sk, body = clip.skeleton, body_joints(clip)
     return (
@@ -131,15 +124,18 @@ def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray, pixels
         metrics.twist_error(rotations, clip.rotations, sk),
         metrics.angular_velocity_error(rotations, clip.rotations),
         pixel_error(pixels, clip.pixels),
-        body_error(clip, positions[:, body]) if body is not None else float("nan"),
+        float("nan") if body is None else metrics.pa_mpjpe_cm(positions[:, body], clip.heads[:, body], sk),
     )
 
 
 def detector_scores(clip: VideoClip) -> tuple[float, ...]:
     """The person detector's own monocular 3D (BlazePose's world landmarks), where it found
-    the person: PA-MPJPE only."""
-    marks = landmarks.detect_file(clip.video, range(len(clip.heads)))[:, [landmarks.INDEX[n] for n in humans.BODY_JOINTS], 3:6]
-    return (*[float("nan")] * (len(COLUMNS) - 1), body_error(clip, marks))
+    the person: PA-MPJPE of the 12 body joints only (NaN on rigs without them)."""
+    body, pa = body_joints(clip), float("nan")
+    if body is not None:
+        marks = landmarks.detect_file(clip.video, range(len(clip.heads)))[:, [landmarks.INDEX[n] for n in humans.BODY_JOINTS]]
+        pa = metrics.pa_mpjpe_cm(marks[..., 3:6], clip.heads[:, body], clip.skeleton)
+    return (*[float("nan")] * (len(COLUMNS) - 1), pa)
 
 
 def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...], tuple[float, ...]]:

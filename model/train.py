@@ -62,6 +62,8 @@ from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
 ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT, UV_WEIGHT = 0.2, 1.0, 1.0, 0.5, 1.0
 STILL_WEIGHT = 0.1  # joints that never move in a clip still count a little: holding them is right
+PERSON_STAGES = ("person", "person-joint")
+STARTS_FROM = {"person2rot": "pose2rot"}  # a part that may start from another checkpoint's part of its kind
 
 
 def moving_weight(true: torch.Tensor) -> torch.Tensor:
@@ -410,10 +412,10 @@ def build_parts(args) -> nn.ModuleDict:
     }
     fresh["person2rot"] = fresh["pose2rot"]
     loaded = {}
+    stages = [(p, json.loads(Path(p).with_suffix(".json").read_text(encoding="utf-8")).get("stage")) for p in args.init]
     for exact in (True, False):  # each part from the last checkpoint that has it, else that has its kind (STARTS_FROM)
-        for path in reversed(args.init):
-            info = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
-            has = STAGES.get(info.get("stage"), ())
+        for path, stage in reversed(stages):
+            has = STAGES.get(stage, ())
             for name in STAGES[args.stage]:
                 source = name if exact else STARTS_FROM.get(name)
                 if name not in loaded and source in has:
@@ -421,8 +423,6 @@ def build_parts(args) -> nn.ModuleDict:
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
 
 
-PERSON_STAGES = ("person", "person-joint")
-STARTS_FROM = {"person2rot": "pose2rot"}  # a part that may start from another checkpoint's part of its kind
 VALIDATION_DATA = {
     "p2r": " and the evaluation split of the CMU and DeepMimic clips, exact and 2 cm noise",
     **dict.fromkeys(PERSON_STAGES, " on the evaluation split of the human clips, landmarks as the detector errs"),

@@ -35,6 +35,7 @@ from ..video2pose import query_features
 from . import augment, clips, evalsets
 from .motion import Motion
 
+BODY_JOINTS = tuple(f"{s}_{j}" for s in ("left", "right") for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle"))
 ANCHORS = {
     "cmu": {
         "left_shoulder": "LeftArm", "right_shoulder": "RightArm", "left_elbow": "LeftForeArm", "right_elbow": "RightForeArm",
@@ -42,7 +43,7 @@ ANCHORS = {
         "left_knee": "LeftLeg", "right_knee": "RightLeg", "left_ankle": "LeftFoot", "right_ankle": "RightFoot", "head": "Head",
     },
     "deepmimic": {
-        **{f"{s}_{j}": f"{s}_{j}" for s in ("left", "right") for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")},
+        **{j: j for j in BODY_JOINTS},
         "head": "neck",
     },
     "rigify": {  # the human and basic human metarigs (their bones' heads)
@@ -53,7 +54,6 @@ ANCHORS = {
         "head": "spine.006",
     },
 }  # fmt: skip
-BODY_JOINTS = tuple(f"{s}_{j}" for s in ("left", "right") for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle"))
 HEAD_HEIGHT = 0.83  # the skull's base above the ankles, in body heights
 
 # Landmark -> (anchor, basis, offset in body heights). Bases: "body" (left, forward, up at
