@@ -24,7 +24,7 @@ import numpy as np
 
 from . import ik, metrics
 from .data import zeroad
-from .data.evalsets import SETS, load_set
+from .data.evalsets import OPTIONAL_SETS, SETS, load_set
 from .data.motion import Motion
 from .kinematics import forward_kinematics
 
@@ -128,10 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sets",
         nargs="+",
-        default=[s for s in SETS if s != "zeroad" or zeroad.available()],
+        default=[s for s in SETS if s not in OPTIONAL_SETS or zeroad.available()],
         choices=SETS,
         metavar="SET",
-        help=f"evaluation sets (default: all of {', '.join(SETS)}; zeroad where scripts/fetch_0ad.sh has cached it)",
+        help=f"evaluation sets (default: all of {', '.join(SETS)}; "
+        f"{' and '.join(OPTIONAL_SETS)} where scripts/fetch_0ad.sh has cached them)",
     )
     parser.add_argument(
         "--solvers",

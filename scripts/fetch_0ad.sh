@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Training data, optional: the people of the game 0 A.D. (Debian's `0ad-data`, CC-BY-SA 3.0),
-# artist-keyed animation on one body (model/data/zeroad.py). Downloads the package (1.4 GB),
-# keeps only the human skeleton and its animations (about 70 MB) in cache/0ad/, and removes
-# the rest. Safe to run again; the tests and the shipped extension never need it.
+# Training data, optional: the people and animals of the game 0 A.D. (Debian's `0ad-data`,
+# CC-BY-SA 3.0), artist-keyed animation (model/data/zeroad.py). Downloads the package (1.4 GB),
+# keeps only the skeletons and the people's and animals' animations (about 80 MB) in
+# cache/0ad/, and removes the rest. Safe to run again; the tests and the shipped extension never need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=cache/0ad
-if [ -f "$out/.ready" ]; then
+if [ -f "$out/.ready-2" ]; then
   echo "fetch_0ad: $out is ready"
   exit 0
 fi
@@ -22,7 +22,11 @@ python3 - "$work/usr/share/games/0ad/mods/public/public.zip" "$out" <<'PY'
 import sys, zipfile
 from pathlib import Path
 archive, out = zipfile.ZipFile(sys.argv[1]), Path(sys.argv[2])
-wanted = [n for n in archive.namelist() if n == "art/skeletons/biped.xml" or (n.startswith("art/animation/biped/") and n.endswith(".psa"))]
+wanted = [
+    n for n in archive.namelist()
+    if (n.startswith("art/skeletons/") and n.endswith(".xml"))
+    or (n.startswith(("art/animation/biped/", "art/animation/quadraped/")) and n.endswith(".psa"))
+]
 for name in wanted:
     target = out / name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -30,4 +34,4 @@ for name in wanted:
 print(f"fetch_0ad: {len(wanted)} files into {out}")
 PY
 cp "$work/usr/share/doc/0ad-data/copyright" "$out/COPYRIGHT"
-touch "$out/.ready"
+touch "$out/.ready-2"

@@ -61,3 +61,28 @@ def test_damaged_files_and_trees_are_clear_errors():
         zeroad.motion_of(keys, 30.0, names, parents, ("hip", "head"))
     with pytest.raises(MotionError, match="standard_skeleton"):
         zeroad.bone_tree("<skeletons />")
+
+
+def test_animals_are_read_on_their_species_main_tree(tmp_path):
+    """A species' clip on the skeleton named for it in `ANIMALS`, keeping the largest tree
+    (the loose roots are IK targets); clips of other species are skipped, and a clip whose
+    bone count fits none of its skeletons is a clear error."""
+    names, parents = zeroad.bone_tree(SKELETON)
+    assert zeroad.main_tree(names, parents) == ("hip", "spine", "head", "sword", "thigh_L", "leg_L")
+    (tmp_path / "art/skeletons").mkdir(parents=True)
+    (tmp_path / "art/skeletons/goat.xml").write_text(SKELETON)
+    quadrupeds = tmp_path / "art/animation/quadraped"
+    quadrupeds.mkdir(parents=True)
+    keys = np.zeros((3, len(names), 7))
+    keys[..., :3] = np.random.default_rng(5).normal(size=(len(names), 3))
+    keys[..., 6] = 1.0
+    (quadrupeds / "goat_walk.dae.cached.psa").write_bytes(psa(keys, 30.0))
+    (quadrupeds / "rabbit_walk.dae.cached.psa").write_bytes(psa(keys, 30.0))
+    with pytest.raises(FileNotFoundError, match="fetch_0ad"):
+        zeroad.animal_clips(tmp_path)
+    (tmp_path / zeroad.READY).touch()
+    [(name, motion)] = zeroad.animal_clips(tmp_path)
+    assert name == "goat_walk" and motion.skeleton.names == zeroad.main_tree(names, parents) and motion.num_frames == 3
+    (quadrupeds / "goat_run.dae.cached.psa").write_bytes(psa(keys[:, :5], 30.0))
+    with pytest.raises(MotionError, match="5 bones"):
+        zeroad.animal_clips(tmp_path)

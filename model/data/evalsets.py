@@ -12,6 +12,9 @@ and the split of the real clips between evaluation and training.
 - `zeroad` (optional: `scripts/fetch_0ad.sh`): the artist-keyed people of 0 A.D.
   (`model.data.zeroad`) whose clips are under `ZEROAD_EVALUATION` (spearmen, archers and
   gatherers: walking, fighting, working); training may use the others;
+- `animals` (optional, the same cache): 0 A.D.'s artist-keyed animals of the species in
+  `ANIMALS_EVALUATION` (camel, crocodile, peacock, zebra: four body plans, one with a long
+  tail, one a bird); training may use the other species;
 - rendered video sets (`load_video_set`): Cycles renders of such rigs, made by
   `scripts/render_evalset.py`, for the video stages.
 
@@ -43,7 +46,9 @@ RIGIFY_FRAMES, PROCEDURAL_FRAMES, PROCEDURAL_CLIPS = 240, 240, 16
 HELD_OUT_SEED = 1_000_000
 VALIDATION_SEED = HELD_OUT_SEED - 1000  # seeds [VALIDATION_SEED, HELD_OUT_SEED) validate training
 ZEROAD_EVALUATION = ("infantry/spearman/", "infantry/archer/", "gatherer/")
-SETS = ("cmu", "deepmimic", "rigify", "procedural", "robots", "zeroad")
+ANIMALS_EVALUATION = ("camel_", "Croc_", "peacock_", "zebra_")
+SETS = ("cmu", "deepmimic", "rigify", "procedural", "robots", "zeroad", "animals")
+OPTIONAL_SETS = ("zeroad", "animals")  # where scripts/fetch_0ad.sh has cached them
 
 
 def as_rig(motion: Motion, leaf_offsets: dict | None = None) -> Motion:
@@ -80,9 +85,15 @@ def _zeroad(evaluation: bool = True) -> Iterator[tuple[str, Motion]]:
             yield name, as_rig(motion)
 
 
+def _animals(evaluation: bool = True) -> Iterator[tuple[str, Motion]]:
+    for name, motion in zeroad.animal_clips():
+        if name.startswith(ANIMALS_EVALUATION) == evaluation:
+            yield name, as_rig(motion)
+
+
 def keyed_training_clips() -> list[tuple[str, Motion]]:
     """The artist-keyed clips that training may use (none without the optional cache)."""
-    return list(_zeroad(evaluation=False)) if zeroad.available() else []
+    return [*_zeroad(evaluation=False), *_animals(evaluation=False)] if zeroad.available() else []
 
 
 def _rigify() -> Iterator[tuple[str, Motion]]:
@@ -110,6 +121,7 @@ def load_set(name: str) -> list[tuple[str, Motion]]:
         "procedural": _procedural,
         "robots": _robots,
         "zeroad": _zeroad,
+        "animals": _animals,
     }
     if name not in loaders:
         raise KeyError(f"unknown evaluation set {name!r}; choose from {', '.join(SETS)}")
