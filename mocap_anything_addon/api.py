@@ -35,6 +35,8 @@ def capture(
     video_start: int = 0,
     mapping: str = "TIME",
     subject: str = "AUTO",
+    person_x: float | None = None,
+    person_y: float | None = None,
     smoothing: float = 0.0,
 ):
     """Capture `video_path` onto `armature_object`: returns the new `bpy.types.Action`,
@@ -48,8 +50,10 @@ def capture(
     takes for each key the video frame nearest its scene time (from `video_start`), FRAME
     takes video frame n for scene frame n. `subject` is AUTO (the person path when the rig
     is a humanoid and a person is seen), PERSON or OTHER; the action's custom property
-    "mocap_anything_path" says which path ran and why. `smoothing` is a Gaussian sigma in
-    frames.
+    "mocap_anything_path" says which path ran and why, and whom it followed. Where several
+    people are filmed, the person path follows the first one found, or the one seen first
+    at (`person_x`, `person_y`): fractions of the frame from its left and top edges.
+    `smoothing` is a Gaussian sigma in frames.
     """
     options = CaptureOptions(
         reference_frame=reference_frame,
@@ -61,6 +65,8 @@ def capture(
         view=view,
         device=device,
         subject=subject,
+        person_x=person_x,
+        person_y=person_y,
         smoothing=smoothing,
     )
     request = _capture.prepare(armature_object, video_path, options)

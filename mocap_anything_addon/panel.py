@@ -26,7 +26,9 @@ CHOICE_TEXT = {  # per choice of an enum option (or option and choice): (label, 
     "FRAME": ("Frame by Frame", "Video frame n onto scene frame n, whatever the rates"),
     **{v: (v.title(), f"The video was shot from the {v.lower()} of the rig") for v in VIEWS},
 }
-OPTIONAL_DEFAULT = {"reference_frame": 1, "frame_start": 1, "frame_end": 250}  # shown while unset
+# shown while unset
+OPTIONAL_DEFAULT = {"reference_frame": 1, "frame_start": 1, "frame_end": 250, "person_x": 0.5, "person_y": 0.5}
+TOGETHER = {"person_y": "person_x"}  # an optional option set and unset with another's toggle
 
 
 def option_properties() -> dict:
@@ -40,11 +42,12 @@ def option_properties() -> dict:
             default = OPTIONAL_DEFAULT[f.name] if m["optional"] else f.default
             props[f.name] = bpy.props.IntProperty(**common, default=default, min=m["min"], max=m["max"])
         elif m["kind"] is float:
-            props[f.name] = bpy.props.FloatProperty(**common, default=f.default, min=m["min"], max=m["max"])
+            default = OPTIONAL_DEFAULT[f.name] if m["optional"] else f.default
+            props[f.name] = bpy.props.FloatProperty(**common, default=default, min=m["min"], max=m["max"])
         else:
             items = [(c, *CHOICE_TEXT.get((f.name, c), CHOICE_TEXT.get(c))) for c in m["choices"]]
             props[f.name] = bpy.props.EnumProperty(**common, items=items, default=f.default)
-        if m["optional"]:
+        if m["optional"] and f.name not in TOGETHER:
             props[f"use_{f.name}"] = bpy.props.BoolProperty(name=m["label"], description=f"Set: {m['help']}")
     return props
 
@@ -53,7 +56,7 @@ def options_from(settings) -> CaptureOptions:
     """The panel's settings as capture options."""
     values = {}
     for f in option_fields():
-        unset = f.metadata["optional"] and not getattr(settings, f"use_{f.name}")
+        unset = f.metadata["optional"] and not getattr(settings, f"use_{TOGETHER.get(f.name, f.name)}")
         values[f.name] = None if unset else getattr(settings, f.name)
     return CaptureOptions(**values)
 
@@ -143,6 +146,12 @@ class MOCAP_PT_capture(_Tab, bpy.types.Panel):
             layout.label(text=reference_text(obj, s, context.scene), icon="KEYFRAME")
         layout.prop(s, "view")
         layout.prop(s, "subject")
+        if s.subject != "OTHER":
+            row = layout.row(align=True)
+            row.prop(s, "use_person_x", text="")
+            row.active = s.use_person_x
+            row.prop(s, "person_x", text="Follow Person at X" if s.use_person_x else "Follow: first person found")
+            row.prop(s, "person_y", text="Y")
         layout.prop(s, "device")
         layout.prop(s, "smoothing")
         if st.running:

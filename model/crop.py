@@ -88,10 +88,3 @@ def confidence(located: np.ndarray, seen: np.ndarray, boxes: np.ndarray, height:
     inside = ((seen >= 0) & (seen <= [width, height])).all(-1).mean(-1)
     distance = np.median(np.linalg.norm(located - seen, axis=-1), axis=-1)
     return inside * np.clip(1 - distance / (0.5 * boxes[:, 2]), 0, 1)
-
-
-def low_confidence_runs(score: np.ndarray, scene_frames: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of scene frames whose confidence is below `LOW_CONFIDENCE`, as (first, last)."""
-    low = np.r_[False, score < LOW_CONFIDENCE, False]
-    edges = np.flatnonzero(np.diff(low.astype(int)))
-    return [(int(scene_frames[a]), int(scene_frames[b - 1])) for a, b in zip(edges[::2], edges[1::2], strict=True)]

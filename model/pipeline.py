@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from . import crop, landmarks, streaming
+from .follow import Follower
 from .ik import InputError
 from .person import SUBJECTS, Choice, PathError, choose, probe_frames
 from .rotations import axis_rotation, smooth_rotations
@@ -131,6 +132,29 @@ class CaptureOptions:
             choices=SUBJECTS,
         ),
     )
+    person_x: float | None = field(
+        default=None,
+        metadata=_option(
+            "Person X",
+            "Person path, several people filmed: follow the one seen first at this place, across the frame from the left "
+            "edge (0) to the right (1), with Person Y (default: the first person found)",
+            float,
+            minimum=0.0,
+            maximum=1.0,
+            optional=True,
+        ),
+    )
+    person_y: float | None = field(
+        default=None,
+        metadata=_option(
+            "Person Y",
+            "With Person X: the place's height, from the top edge (0) to the bottom (1)",
+            float,
+            minimum=0.0,
+            maximum=1.0,
+            optional=True,
+        ),
+    )
     smoothing: float = field(
         default=0.0,
         metadata=_option(
@@ -141,6 +165,13 @@ class CaptureOptions:
     def __post_init__(self):
         for f in fields(self):
             check_option(f.name, getattr(self, f.name))
+        if (self.person_x is None) != (self.person_y is None):
+            raise CaptureError("person x and person y go together: give both, or neither to follow the first person found")
+
+    @property
+    def person_at(self) -> tuple[float, float] | None:
+        """Where the person to follow is (fractions of the frame), if the user said."""
+        return None if self.person_x is None else (self.person_x, self.person_y)
 
 
 def option_fields() -> tuple:
@@ -282,6 +313,7 @@ class Sightings:
     boxes: np.ndarray  # (K, 3) the crop: centre x, y and side (person path: the landmarks' box)
     frame_size: tuple[int, int] = (0, 0)  # height, width
     landmarks: np.ndarray | None = None  # (K, 33, 3) person path: the landmarks' pixels and visibility
+    others: list[int] = field(default_factory=list)  # person path: frames where someone else was seen (`model.follow`)
 
     @classmethod
     def empty(cls, frames: int, joints: int, person: bool = False) -> Sightings:
@@ -372,13 +404,21 @@ def pose_stages(
 
 
 def person_stages(
-    net, skeleton: Skeleton, ref_positions, frames: Iterator[np.ndarray], capacity: int, chunk_frames: int | None = None
+    net,
+    skeleton: Skeleton,
+    ref_positions,
+    frames: Iterator[np.ndarray],
+    capacity: int,
+    chunk_frames: int | None = None,
+    at: tuple[float, float] | None = None,
 ):
-    """The person path's Video-to-Pose, as `pose_stages`: the detector's landmarks of each
-    frame (`model.landmarks`), their box smoothed over time, then the person network over
-    their tokens; `sightings` fills with the landmarks, the boxes and the joints' pixels.
-    A frame where the detector found nobody keeps the pose of the last frame where it
-    found the person (before the first: the reference pose, as if seen from the front)."""
+    """The person path's Video-to-Pose, as `pose_stages`: the landmarks of one person in
+    each frame (the detector made to follow the first person found, or the one `at` a
+    place: `model.follow`), their box smoothed over time, then the person network over
+    their tokens; `sightings` fills with the landmarks, the boxes, the joints' pixels and
+    the frames where someone else was seen. A frame without the followed person keeps the
+    pose of the last frame with them (before the first: the reference pose, as if seen
+    from the front)."""
     from .network import VIDEO_CHUNK_FRAMES
 
     chunk = chunk_frames or VIDEO_CHUNK_FRAMES
@@ -390,9 +430,11 @@ def person_stages(
 
     def chunks() -> Iterator[torch.Tensor]:
         with landmarks.Detector() as detect:
+            follow = Follower(detect, at)
+            seen.others = follow.others  # the follower's own list: it grows as the frames go
             for frame in frames:
                 seen.frame_size = frame.shape[:2]
-                yield torch.from_numpy(detect(frame)).double()[None]
+                yield torch.from_numpy(follow(frame)).double()[None]
 
     def box(packed: torch.Tensor) -> torch.Tensor:  # -> the landmarks with their frame's box appended
         boxes = crop.smooth(landmarks.boxes(packed, *seen.frame_size))
@@ -440,14 +482,24 @@ def choose_path(net, path: str | Path, skeleton: Skeleton, plan: Plan, subject: 
         raise CaptureError(str(error)) from None
 
 
-def followed(choice: Choice, marks: np.ndarray, video_frames: np.ndarray) -> Choice:
-    """The choice, saying whom the detector followed: the person it found first."""
+def followed(choice: Choice, marks: np.ndarray, video_frames: np.ndarray, at: tuple[float, float] | None) -> Choice:
+    """The choice, saying whom the capture followed: the person found first, or at the place asked."""
+    whom = "the person found first" if at is None else f"the person at ({at[0]:g}, {at[1]:g}) of the frame"
     found = np.flatnonzero(landmarks.found(marks))
     if not found.size:
-        return Choice(choice.path, choice.reason + "; the detector found nobody")
+        return Choice(choice.path, choice.reason + f"; it looked for {whom} and found nobody")
     x, y = marks[found[0], landmarks.BODY, :2].mean(0)
     where = f"video frame {video_frames[found[0]]}, around pixel ({x:.0f}, {y:.0f})"
-    return Choice(choice.path, choice.reason + f"; it followed the person it found first ({where})")
+    return Choice(choice.path, choice.reason + f"; it followed {whom} ({where})")
+
+
+def frame_runs(mask: np.ndarray, scene_frames: np.ndarray, limit: int = 8) -> str:
+    """The runs of consecutive captured frames where `mask` holds, in scene frames:
+    "3, 7-9, 12", the first `limit` runs."""
+    edges = np.flatnonzero(np.diff(np.r_[False, mask, False].astype(int)))
+    runs = [(scene_frames[a], scene_frames[b - 1]) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:limit])
+    return text + (", ..." if len(runs) > limit else "")
 
 
 def check_rig(skeleton: Skeleton, ref_positions, ref_rotations, max_joints: int) -> None:
@@ -501,8 +553,10 @@ def capture_video(
             yield frame
 
     choice = choose_path(net, path, skeleton, plan, options.subject)
-    stages_of = person_stages if choice.path == "person" else pose_stages
-    chunks, video_stages, seen = stages_of(net, skeleton, ref_positions, frames(), K)
+    if choice.path == "person":
+        chunks, video_stages, seen = person_stages(net, skeleton, ref_positions, frames(), K, at=options.person_at)
+    else:
+        chunks, video_stages, seen = pose_stages(net, skeleton, ref_positions, frames(), K)
     turn = torch.as_tensor(axis_rotation(2, np.radians([VIEWS[options.view]]))[0])
     # the person path's own P2R where the person network comes with one (trained on its positions)
     rotation_part = "person2rot" if choice.path == "person" and net.has("person2rot") else "pose2rot"
@@ -546,15 +600,22 @@ def capture_video(
             f"captured scene frames {plan.scene_frames[0]}-{plan.scene_frames[got - 1]} only"
         )
     score = seen.confidence(got)
-    runs = crop.low_confidence_runs(score, plan.scene_frames[:got])  # (a person path's frames with nobody: below too)
-    if runs:
-        frames_text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:8]) + (", ..." if len(runs) > 8 else "")
+    low = score < crop.LOW_CONFIDENCE  # (a person path's frames with nobody: low too)
+    if low.any():
         warnings.append(
-            f"the subject was lost, hidden or partly out of frame on {int((score < crop.LOW_CONFIDENCE).sum())} of {got} frames "
-            f"(scene frames {frames_text}): check the keys there"
+            f"the subject was lost, hidden or partly out of frame on {int(low.sum())} of {got} frames "
+            f"(scene frames {frame_runs(low, plan.scene_frames)}): check the keys there"
         )
     if choice.path == "person":
-        choice = followed(choice, seen.landmarks[:got], plan.video_frames[:got])
+        choice = followed(choice, seen.landmarks[:got], plan.video_frames[:got], options.person_at)
+        others = np.zeros(got, dtype=bool)
+        others[[i for i in seen.others if i < got]] = True
+        if others.any():
+            warnings.append(
+                f"someone other than the person followed was seen on {int(others.sum())} of {got} frames (scene frames "
+                f"{frame_runs(others, plan.scene_frames)}) and left out: to follow another person, set Person X and Y "
+                "to where they are"
+            )
         nobody = ~landmarks.found(seen.landmarks[:got])
         if nobody.any():
             warnings.append(

@@ -348,13 +348,18 @@ def test_capture_options_are_the_same_in_the_panel_the_api_and_the_command_line(
             assert prop.default == f.default
         else:
             assert (prop.hard_min, prop.hard_max) == pytest.approx((m["min"], m["max"])) and flag.type is m["kind"]
-            assert ("use_" + f.name in props) == m["optional"]
+            together = f.name in ext.panel.TOGETHER  # person_y: set with person_x's toggle
+            toggle = "use_" + ext.panel.TOGETHER.get(f.name, f.name)
+            assert (toggle in props) == m["optional"] and ("use_" + f.name in props) == (m["optional"] and not together)
             if not m["optional"]:
                 assert prop.default == f.default
     # The panel's settings become the same options the API would make.
     settings = blender.context.scene.mocap_anything
     settings.use_frame_end, settings.frame_end, settings.smoothing = True, 12, 1.5
     assert ext.panel.options_from(settings) == model.pipeline.CaptureOptions(frame_end=12, smoothing=1.5)
+    settings.use_person_x, settings.person_x, settings.person_y = True, 0.25, 0.75  # one toggle sets the place
+    assert ext.panel.options_from(settings).person_at == (0.25, 0.75)
+    settings.use_person_x = False
 
 
 def test_twist_report_and_bvh_export(blender, ext, tmp_path):
@@ -539,9 +544,13 @@ def test_a_person_takes_the_person_path_and_the_action_says_so(blender, ext):
         bone.keyframe_insert("rotation_quaternion" if bone.rotation_mode == "QUATERNION" else "rotation_euler", frame=1)
     action = ext.api.capture(obj, str(SPORTS2D), reference_frame=1, frame_start=1, frame_end=20, device="CPU")
     assert action["mocap_anything_path"].startswith("person path: a person was found in"), action["mocap_anything_path"]
-    assert "it followed the person it found first" in action["mocap_anything_path"]
+    assert "it followed the person found first" in action["mocap_anything_path"]
     got = blender_pose(bpy, obj, [b.name for b in obj.pose.bones], range(1, 21))
     assert np.isfinite(got).all() and np.abs(np.diff(got, axis=0)).max() > 1e-3  # it moves
+    corner = dict(person_x=0.02, person_y=0.02)  # nobody there: the man on the box is left out, and it says so
+    with pytest.warns(UserWarning, match="someone other than the person followed was seen"):
+        away = ext.api.capture(obj, str(SPORTS2D), reference_frame=1, frame_start=1, frame_end=8, device="CPU", **corner)
+    assert away["mocap_anything_path"].endswith("it looked for the person at (0.02, 0.02) of the frame and found nobody")
     other = ext.api.capture(obj, str(SPORTS2D), reference_frame=1, frame_start=1, frame_end=5, device="CPU", subject="OTHER")
     assert other["mocap_anything_path"] == "general path: Subject is Animal or Other"
     horse = build_metarig(bpy, "horse")

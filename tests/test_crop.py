@@ -4,7 +4,7 @@ inverses of the image operations, and the confidence falls where it should."""
 import numpy as np
 import torch
 
-from model import crop
+from model import crop, pipeline
 from model.video import prepare_frames
 
 
@@ -56,7 +56,7 @@ def test_smoothing_follows_a_moving_subject_without_jitter():
     assert torch.allclose(crop.smooth(truth)[inner], truth[inner])  # a steady pan stays where it is
 
 
-def test_confidence_and_its_runs():
+def test_confidence_and_its_runs_of_frames():
     seen = np.tile([[100.0, 100.0], [120.0, 160.0]], (6, 1, 1))
     boxes = np.tile([110.0, 130.0, 100.0], (6, 1))
     located = seen.copy()
@@ -65,8 +65,10 @@ def test_confidence_and_its_runs():
     score = crop.confidence(located, seen, boxes, 240, 320)
     np.testing.assert_allclose(score[[0, 1, 3]], 1.0)
     assert score[2] == 0.0 and score[4] == score[5] == 0.5
-    assert crop.low_confidence_runs(score, np.arange(10, 16)) == [(12, 12)]
-    assert crop.low_confidence_runs(np.array([0.9, 0.1, 0.2, 0.9, 0.3]), np.arange(5)) == [(1, 2), (4, 4)]
+    assert pipeline.frame_runs(score < crop.LOW_CONFIDENCE, np.arange(10, 16)) == "12"
+    low = np.array([0.9, 0.1, 0.2, 0.9, 0.3, 0.1]) < crop.LOW_CONFIDENCE
+    assert pipeline.frame_runs(low, np.arange(0, 12, 2)) == "2-4, 8-10"  # a stride: runs of captured frames
+    assert pipeline.frame_runs(low, np.arange(6), limit=1) == "1-2, ..."
 
 
 class BlobSeer:
