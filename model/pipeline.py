@@ -619,7 +619,7 @@ def capture_video(
         nobody = ~landmarks.found(seen.landmarks[:got])
         if nobody.any():
             warnings.append(
-                f"no person was found on {int(nobody.sum())} of {got} frames: their keys hold the last pose seen "
+                f"the person followed was not found on {int(nobody.sum())} of {got} frames: their keys hold the last pose seen "
                 "(before the first, the reference pose)"
             )
     return CaptureResult(
