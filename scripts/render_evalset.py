@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -74,12 +75,13 @@ def source_motion(name: str, frames: int) -> Motion:
     return clip
 
 
-def person_body(body: render.Body, skeleton: Skeleton, rng: np.random.Generator) -> render.Body:
+def person_body(body: render.Body, skeleton: Skeleton, rng: np.random.Generator) -> tuple[render.Body, int]:
     """A humanoid rig's body shaped and dressed like a person's (`--people`): a torso along
-    the spine, a head on top, thinner limbs; skin, a shirt and trousers."""
+    the spine, a head on top, thinner limbs; skin, a shirt and trousers; and which bone is
+    the head (-1: none), which `build_scene` gives a face (`face_image`)."""
     rig = humanoid.check(skeleton)
     if not rig.ok:
-        return body
+        return body, -1
     s, h, parents = skeleton.scale, skeleton.rest_heads, skeleton.parents
     length = np.linalg.norm(body.bone_vectors, axis=-1)
     radius = np.clip(0.22 * length, 0.012 * s, 0.04 * s)
@@ -89,13 +91,62 @@ def person_body(body: render.Body, skeleton: Skeleton, rng: np.random.Generator)
     middle = np.abs(h[:, 0] - h[rig.pelvis, 0]) < 0.05 * s
     above = np.flatnonzero(middle & (h[:, 2] > h[rig.chest, 2]) & ~np.isin(np.arange(len(h)), spine))
     radius[above] = 0.03 * s
-    if above.size:
-        radius[above[np.argmax(h[above, 2])]] = 0.055 * s  # the head
+    head = int(above[np.argmax(h[above, 2])]) if above.size else -1
+    if head >= 0:
+        radius[head] = 0.055 * s
     skin, shirt, trousers = (rng.uniform(0.25, 0.95, 3) * [1.0, 0.8, 0.65], rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.6, 3))
     legs = h[:, 2] < h[rig.pelvis, 2] - 0.05 * s
     hands = (radius <= 0.02 * s) & ~legs
     colour = np.where(legs[:, None], trousers, np.where((hands | np.isin(np.arange(len(h)), above))[:, None], skin, shirt))
-    return render.Body(body.bone_vectors, radius, colour, body.stripes * 0)
+    return render.Body(body.bone_vectors, radius, colour, body.stripes * 0), head
+
+
+SIDES = (re.compile(r"left|\.L$|_L$", re.IGNORECASE), re.compile(r"right|\.R$|_R$", re.IGNORECASE))
+
+
+def front_of(skeleton: Skeleton) -> np.ndarray:
+    """Where a humanoid rig faces at rest (unit, horizontal): its left side, as its bones'
+    names say, crossed with up."""
+    left, right = ([i for i, n in enumerate(skeleton.names) if side.search(n)] for side in SIDES)
+    if not left or not right:
+        return np.array([0.0, -1.0, 0.0])  # Blender's rigs face -Y
+    across = skeleton.rest_heads[left].mean(0) - skeleton.rest_heads[right].mean(0)
+    front = np.cross(across, [0.0, 0.0, 1.0])
+    front[2] = 0.0
+    return front / np.linalg.norm(front)
+
+
+def face_image(skin: np.ndarray, rng: np.random.Generator, width: int = 256, height: int = 128) -> np.ndarray:
+    """A head's texture (height, width, 3), u around the head with the face at its middle,
+    v from chin (row 0) to crown: skin, eyes, brows, a nose, a mouth, and hair over the
+    crown and the back. Simple, but a face is what the person detector looks for first."""
+    image = np.empty((height, width, 3))
+    image[:] = skin
+    hair = rng.uniform(0.02, 0.45) * np.array([1.0, 0.8, 0.6])
+    u, v = np.meshgrid(np.linspace(0, 1, width), np.linspace(0, 1, height))
+    image[(v > 0.78) | (np.abs(u - 0.5) > 0.22) & (v > 0.35)] = hair
+    dark = skin * 0.25
+    for x in (0.44, 0.56):
+        image[((u - x) / 0.025) ** 2 + ((v - 0.6) / 0.05) ** 2 < 1] = [0.95, 0.95, 0.95]  # eye whites
+        image[((u - x) / 0.012) ** 2 + ((v - 0.6) / 0.035) ** 2 < 1] = [0.05, 0.04, 0.03]  # irises
+        image[(np.abs(u - x) < 0.03) & (np.abs(v - 0.69) < 0.012)] = hair  # brows
+    image[(np.abs(u - 0.5) < 0.008) & (v > 0.45) & (v < 0.6)] = skin * 0.7  # the nose's ridge
+    image[((u - 0.5) / 0.045) ** 2 + ((v - 0.36) / 0.018) ** 2 < 1] = dark + [0.35, 0.05, 0.05]  # the mouth
+    return np.clip(image, 0, 1)
+
+
+def face_material(skin: np.ndarray, rng: np.random.Generator):
+    image = face_image(skin, rng)
+    texture = bpy.data.images.new("face", image.shape[1], image.shape[0])
+    texture.pixels.foreach_set(np.concatenate([image, np.ones(image.shape[:2] + (1,))], -1).astype(np.float32).ravel())
+    mat = bpy.data.materials.new("face")
+    mat.use_nodes = True
+    nodes = mat.node_tree.nodes
+    node = nodes.new("ShaderNodeTexImage")
+    node.image = texture
+    mat.node_tree.links.new(node.outputs["Color"], nodes["Principled BSDF"].inputs["Base Color"])
+    nodes["Principled BSDF"].inputs["Roughness"].default_value = 0.6
+    return mat
 
 
 def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: int, people: bool = False):
@@ -116,9 +167,9 @@ def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: in
     tails = default_tails(sk)
     rig = armature_from_skeleton(sk, "rig", scene, tails)
 
-    body = render.random_body(rng, sk, tails)
+    body, head = render.random_body(rng, sk, tails), -1
     if people:
-        body = person_body(body, sk, rng)
+        body, head = person_body(body, sk, rng)
     mesh = bpy.data.meshes.new("body")
     verts, faces, groups = [], [], []
     sphere_v, sphere_f = _unit_sphere(10, 6)
@@ -142,9 +193,17 @@ def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: in
             bsdf.inputs["Roughness"].default_value = float(rng.uniform(0.3, 0.9))
             mesh.materials.append(mat)
             materials[key] = len(materials)
-    mesh.polygons.foreach_set(
-        "material_index", np.repeat([materials[tuple(np.round(c, 2))] for c in body.colour], len(sphere_f)).astype(np.int32)
-    )
+    index = np.repeat([materials[tuple(np.round(c, 2))] for c in body.colour], len(sphere_f)).astype(np.int32)
+    if head >= 0:  # a face on the head, toward where the rig faces: u around the head from its back, v up it
+        mesh.materials.append(face_material(body.colour[head], rng.spawn(1)[0]))  # (spawn: the scene's draws stay)
+        index[head * len(sphere_f) : (head + 1) * len(sphere_f)] = len(mesh.materials) - 1
+        front = sk.rest_frames[head].T @ front_of(sk)
+        u = (np.arctan2(sphere_v[:, 2], sphere_v[:, 0]) - np.arctan2(front[2], front[0])) / (2 * np.pi) + 0.5
+        uv = np.tile(np.stack([u % 1.0, (sphere_v[:, 1] + 1) / 2], -1), (sk.num_joints, 1))
+        loops = np.empty(len(mesh.loops), dtype=np.int32)
+        mesh.loops.foreach_get("vertex_index", loops)
+        mesh.uv_layers.new(name="uv").data.foreach_set("uv", uv[loops].astype(np.float32).ravel())
+    mesh.polygons.foreach_set("material_index", index)
     mesh.shade_smooth()
     obj = bpy.data.objects.new("body", mesh)
     scene.collection.objects.link(obj)
@@ -258,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--size", type=int, default=128, help="square frame size in pixels")
     parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
-    parser.add_argument("--people", action="store_true", help="humanoid rigs get bodies shaped and dressed like people")
+    parser.add_argument(
+        "--people", action="store_true", help="humanoid rigs get bodies shaped and dressed like people, with a face"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
