@@ -12,14 +12,18 @@ Prints Markdown tables (medians of `--runs`, each after one warm-up run) for BEN
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="mocap-bench-user-"))
+if "BLENDER_USER_RESOURCES" not in os.environ:  # a user folder for this run only, removed at its end
+    os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="mocap-bench-user-")
+    atexit.register(shutil.rmtree, os.environ["BLENDER_USER_RESOURCES"], ignore_errors=True)
 sys.path.insert(0, str(ROOT))
 
 import bpy  # noqa: E402

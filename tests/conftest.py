@@ -1,6 +1,8 @@
+import atexit
 import importlib
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -11,8 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 # Blender's user folder (preferences, installed extensions) for this test run only; read
-# when bpy is first imported.
+# when bpy is first imported, removed when the run ends.
 os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="mocap-blender-user-")
+atexit.register(shutil.rmtree, os.environ["BLENDER_USER_RESOURCES"], ignore_errors=True)
 EXTENSION = "bl_ext.user_default.mocap_anything"
 # Tests on Rigify's metarigs read them from the `bpy` wheel: skipped, with the reason, without it.
 needs_bpy = pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="needs the bpy module (Rigify metarigs)")
