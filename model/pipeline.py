@@ -591,6 +591,8 @@ def capture_video(
         del rotations, positions, stages, video_stages, chunks, seen
         raise Cancelled("capture cancelled")
     warnings = []
+    if options.person_at is not None and choice.path != "person":
+        warnings.append(f"Person X and Y were set, but only the person path follows a person; this capture took the {choice}")
     got = count["done"]
     if got == 0:
         raise CaptureError(f"{Path(path).name}: no frame of the planned range could be decoded (corrupt or truncated file)")
