@@ -68,15 +68,13 @@ class Follower:
     (x from the left edge, y from the top, as fractions of the frame) the first one whose
     body's box holds that place. Called on each frame, it gives the followed person's
     landmarks (NaN where not seen); `others` lists the frames (0-based, in call order)
-    where someone else was seen instead, `first` the followed person's first sighting
-    (frame, box)."""
+    where someone else was seen instead."""
 
     def __init__(self, detect: Callable[[np.ndarray], np.ndarray], at: tuple[float, float] | None = None):
         self.detect = detect
         self.at = None if at is None else np.asarray(at, dtype=np.float64)  # fractions; pixels once a frame is seen
         self.at_pixels: np.ndarray | None = None
         self.last: tuple[int, Box] | None = None  # the followed person's last sighting
-        self.first: tuple[int, Box] | None = None
         self.masks: list[tuple[int, Box]] = []  # other people's last boxes
         self.others: list[int] = []
         self.frame = -1
@@ -91,7 +89,6 @@ class Follower:
             return marks
         if self._is_followed(box):
             self.last = (self.frame, box)
-            self.first = self.first or self.last
             return marks
         self.others.append(self.frame)
         self.masks.append((self.frame, box))

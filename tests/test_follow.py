@@ -69,7 +69,6 @@ def test_the_first_person_found_is_followed_and_others_left_out():
         else:
             assert centre is None  # never B, though the detector turned to B
     assert follower.others == [10]  # B seen once: then painted over, so the detector looks for A again
-    assert follower.first[0] == 0
 
 
 def test_the_person_at_a_place_is_followed():
@@ -77,7 +76,7 @@ def test_the_person_at_a_place_is_followed():
     assert all(c is None for c in centres[:5])  # A only: not the one asked for
     for c in centres[5:]:
         np.testing.assert_allclose(c, (320.0, 100.0))
-    assert follower.first[0] == 5 and follower.others == [0]  # A, once: then painted over
+    assert follower.others == [0]  # A, once: then painted over
 
 
 def test_a_place_needs_both_coordinates():
