@@ -79,16 +79,19 @@ def training_clips() -> list[tuple[str, Motion]]:
     return [*_cmu(CMU_TRAIN_CLIPS), *_deepmimic(evaluation=False)]
 
 
-def _zeroad(evaluation: bool = True) -> Iterator[tuple[str, Motion]]:
-    for name, motion in zeroad.clips():
-        if name.startswith(ZEROAD_EVALUATION) == evaluation:
+def _split(clips: list[tuple[str, Motion]], evaluation_prefixes: tuple[str, ...], evaluation: bool):
+    """The evaluation clips (names starting with one of the prefixes) or the others, as rigs."""
+    for name, motion in clips:
+        if name.startswith(evaluation_prefixes) == evaluation:
             yield name, as_rig(motion)
+
+
+def _zeroad(evaluation: bool = True) -> Iterator[tuple[str, Motion]]:
+    return _split(zeroad.clips(), ZEROAD_EVALUATION, evaluation)
 
 
 def _animals(evaluation: bool = True) -> Iterator[tuple[str, Motion]]:
-    for name, motion in zeroad.animal_clips():
-        if name.startswith(ANIMALS_EVALUATION) == evaluation:
-            yield name, as_rig(motion)
+    return _split(zeroad.animal_clips(), ANIMALS_EVALUATION, evaluation)
 
 
 def keyed_training_clips() -> list[tuple[str, Motion]]:

@@ -136,7 +136,7 @@ def clips(folder: Path = CACHE) -> list[tuple[str, Motion]]:
 def animal_clips(folder: Path = CACHE) -> list[tuple[str, Motion]]:
     """Every animal clip of a species in `ANIMALS`, by its file name (without `.dae.cached.psa`),
     on its skeleton's main tree."""
-    skeletons = {}
+    skeletons = {}  # kind -> (names, parents, main tree), read once
     out = []
     for path in sorted((_checked(folder) / "art/animation/quadraped").rglob("*.psa")):
         name = path.name.removesuffix(".dae.cached.psa")
@@ -145,9 +145,12 @@ def animal_clips(folder: Path = CACHE) -> list[tuple[str, Motion]]:
             continue
         fps, keys = read_psa(path.read_bytes())
         for kind in kinds:
-            names, parents = skeletons.setdefault(kind, _skeleton(folder, kind))
+            if kind not in skeletons:
+                names, parents = _skeleton(folder, kind)
+                skeletons[kind] = names, parents, main_tree(names, parents)
+            names, parents, keep = skeletons[kind]
             if keys.shape[1] == len(names):
-                out.append((name, motion_of(keys, fps, names, parents, main_tree(names, parents))))
+                out.append((name, motion_of(keys, fps, names, parents, keep)))
                 break
         else:
             raise MotionError(f"{path}: {keys.shape[1]} bones, none of the skeletons {kinds} has as many")
