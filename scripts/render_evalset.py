@@ -149,8 +149,9 @@ def face_material(skin: np.ndarray, rng: np.random.Generator):
     return mat
 
 
-def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: int, people: bool = False):
-    """An armature for the skeleton with a skinned body, a camera, a sun and a world."""
+def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: int, people: bool = False, small_share=0.0):
+    """An armature for the skeleton with a skinned body, a camera (`small_share`: as
+    `render.random_camera`), a sun and a world."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     scene.render.engine = "CYCLES"
@@ -214,7 +215,7 @@ def build_scene(motion: Motion, rng: np.random.Generator, size: int, samples: in
         start += n
     obj.modifiers.new("armature", "ARMATURE").object = rig
 
-    cam = render.random_camera(rng, np.concatenate(render.bone_ends(motion, body), 1), size)
+    cam = render.random_camera(rng, np.concatenate(render.bone_ends(motion, body), 1), size, small_share)
     camera = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
     camera.data.sensor_fit = "HORIZONTAL"
     camera.data.lens = cam.focal / size * camera.data.sensor_width
@@ -260,21 +261,19 @@ def _unit_sphere(u: int, v: int):
     return np.array(verts), np.array(faces)
 
 
-def render_clip(name: str, out: Path, frames: int, size: int, samples: int, people: bool = False) -> dict:
-    source, yaw = name.rsplit("@", 1)
-    motion = source_motion(source, frames)
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
-    view = render.view_motion(motion.frames(slice(REFERENCE + 1, REFERENCE + 1 + frames)), np.radians(float(yaw)))
-    rig = build_scene(view, rng, size, samples, people)
-    sk = view.skeleton
+def render_frames(rig, view: Motion) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The view-frame motion posed on the rig and rendered frame by frame: the frames (T,
+    size, size, 3, BGR), the heads as Blender evaluated them (T, J, 3) and where its
+    camera shows them, in pixels, y down (T, J, 2)."""
+    sk, frames, scene = view.skeleton, view.num_frames, bpy.context.scene
+    size = scene.render.resolution_x
     pose_bones = [rig.pose.bones[n] for n in sk.names]
     quats = matrix_to_quaternion(view.local_rotations)
     root_location = np.einsum("ji,tj->ti", sk.rest_frames[sk.roots[0]], view.root_translation)
     heads = np.empty((frames, sk.num_joints, 3))
     pixels = np.empty((frames, sk.num_joints, 2))
-    scene = bpy.context.scene
+    images = np.empty((frames, size, size, 3), dtype=np.uint8)
     with tempfile.TemporaryDirectory() as tmp:
-        images = []
         for t in range(frames):
             for j, pb in enumerate(pose_bones):
                 pb.rotation_mode = "QUATERNION"
@@ -282,12 +281,23 @@ def render_clip(name: str, out: Path, frames: int, size: int, samples: int, peop
             pose_bones[sk.roots[0]].location = root_location[t].tolist()
             bpy.context.view_layer.update()
             heads[t] = [tuple(pb.head) for pb in pose_bones]
-            for j, pb in enumerate(pose_bones):  # where Blender's camera shows each head, in pixels (y down)
+            for j, pb in enumerate(pose_bones):
                 u, v, _ = world_to_camera_view(scene, scene.camera, rig.matrix_world @ pb.head)
                 pixels[t, j] = u * size, (1 - v) * size
             scene.render.filepath = f"{tmp}/f{t:04d}.png"
             bpy.ops.render.render(write_still=True)
-            images.append(cv2.imread(scene.render.filepath))
+            images[t] = cv2.imread(scene.render.filepath)
+    return images, heads, pixels
+
+
+def render_clip(name: str, out: Path, frames: int, size: int, samples: int, people: bool = False) -> dict:
+    source, yaw = name.rsplit("@", 1)
+    motion = source_motion(source, frames)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    view = render.view_motion(motion.frames(slice(REFERENCE + 1, REFERENCE + 1 + frames)), np.radians(float(yaw)))
+    rig = build_scene(view, rng, size, samples, people)
+    sk = view.skeleton
+    images, heads, pixels = render_frames(rig, view)
     writer = cv2.VideoWriter(str(out / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (size, size))
     for image in images:
         writer.write(image)

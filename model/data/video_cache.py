@@ -19,6 +19,7 @@ validation range that training never draws.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -70,17 +71,20 @@ def moving_window(video: np.ndarray, uv: np.ndarray, rng: np.random.Generator, s
     return out, (pixels - corners[:, None]) / sides[:, None, None] * 2 - 1
 
 
-def render_example(seed: int, frames: int, image_size: int, real_share: float) -> dict[str, np.ndarray]:
-    """One clip's frames (uint8) and targets, as arrays."""
+def example_motion(seed: int, frames: int, real_share: float):
+    """A seed's motion: a procedural creature or, with probability `real_share`, a real
+    clip on a randomised rig (`model.data.clips`) -> generator, motion, window start, reference."""
     pick = np.random.default_rng(seed)
     if pick.random() < real_share:
-        rng, motion, start, ref = clips.real(seed, frames)
-    else:
-        bones = int(round(np.exp(pick.uniform(np.log(procedural.MIN_BONES), np.log(MAX_BONES)))))
-        rng, motion, start, ref = clips.creature(seed, frames, bones)
+        return clips.real(seed, frames)
+    bones = int(round(np.exp(pick.uniform(np.log(procedural.MIN_BONES), np.log(MAX_BONES)))))
+    return clips.creature(seed, frames, bones)
+
+
+def as_example(motion, ref: int, view, video, uv, positions, rng: np.random.Generator, image_size: int) -> dict:
+    """A rendered clip (frames `MARGIN` x `image_size` square, joints' places -1..1, the
+    view-frame targets of `render.render_seen`) seen through a moving window and JPEG."""
     sk = motion.skeleton
-    window = motion.frames(slice(start, start + frames))
-    view, video, uv, positions = render.render_seen(window, rng, round(image_size * MARGIN), SMALL_SHARE)
     video, uv = moving_window(video, uv, rng, image_size)
     return {
         "video": compress(video, rng),
@@ -95,10 +99,18 @@ def render_example(seed: int, frames: int, image_size: int, real_share: float) -
     }
 
 
-def build_shard(path: Path, seeds, frames: int, image_size: int, real_share: float, encoder: PretrainedEncoder) -> None:
+def render_example(seed: int, frames: int, image_size: int, real_share: float) -> dict[str, np.ndarray]:
+    """One clip's frames (uint8) and targets, as arrays, from the torch renderer."""
+    rng, motion, start, ref = example_motion(seed, frames, real_share)
+    window = motion.frames(slice(start, start + frames))
+    view, video, uv, positions = render.render_seen(window, rng, round(image_size * MARGIN), SMALL_SHARE)
+    return as_example(motion, ref, view, video, uv, positions, rng, image_size)
+
+
+def build_shard(path: Path, seeds, make_example, encoder: PretrainedEncoder, image_size: int) -> None:
     arrays = {}
     for i, seed in enumerate(seeds):
-        example = render_example(int(seed), frames, image_size, real_share)
+        example = make_example(int(seed))
         video = example.pop("video")
         for k, feature in enumerate(encoder.features(prepare_frames(video, image_size))):
             arrays[f"{i}.features{k}"] = feature.half().numpy()
@@ -107,6 +119,22 @@ def build_shard(path: Path, seeds, frames: int, image_size: int, real_share: flo
     tmp = path.with_name(path.stem + ".partial.npz")
     np.savez(tmp, **arrays)
     tmp.replace(path)  # a shard is there whole or not at all
+
+
+def build(out: Path, count: int, first: int, part: str, make_example, image_size: int) -> None:
+    """Shards of `count` clips from seed `first` on, those of `part` (k/n: every n-th shard
+    from the k-th) that are not there yet, with progress on stdout."""
+    k, n = (int(x) for x in part.split("/"))
+    out.mkdir(parents=True, exist_ok=True)
+    encoder = PretrainedEncoder(V2PConfig(image_size=image_size)).eval()
+    starts = range(first, first + count, SHARD)
+    todo = [s for i, s in enumerate(starts) if i % n == k - 1 and not (out / f"shard_{s}.npz").exists()]
+    began = time.time()
+    for done, start in enumerate(todo, 1):
+        seeds = range(start, min(start + SHARD, first + count))
+        build_shard(out / f"shard_{start}.npz", seeds, make_example, encoder, image_size)
+        rate = (time.time() - began) / done
+        print(f"shard {done}/{len(todo)} ({rate:.0f} s each, {rate * (len(todo) - done) / 60:.0f} min left)", flush=True)
 
 
 def load(directory: Path) -> list[dict]:
@@ -135,8 +163,8 @@ def load(directory: Path) -> list[dict]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.data.video_cache", description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of a cache builder (this one's, and Cycles' `scripts/render_training.py`)."""
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--clips", type=int, required=True, help="clips in all (finished shards are kept)")
     parser.add_argument("--frames", type=int, default=16)
@@ -144,23 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", type=float, default=0.5, help="share of clips from the real motion")
     parser.add_argument("--validation", action="store_true", help="draw the seeds from the validation range instead")
     parser.add_argument("--part", default="1/1", help="k/n: build every n-th shard from the k-th (parallel builders)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.data.video_cache", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    k, n = (int(x) for x in args.part.split("/"))
-    args.out.mkdir(parents=True, exist_ok=True)
-    encoder = PretrainedEncoder(V2PConfig(image_size=args.image_size)).eval()
     first = VALIDATION_SEED if args.validation else FIRST_SEED
     if args.validation and args.clips > HELD_OUT_SEED - VALIDATION_SEED:
         parser.error(f"at most {HELD_OUT_SEED - VALIDATION_SEED} validation clips")
-    starts = range(first, first + args.clips, SHARD)
-    todo = [s for i, s in enumerate(starts) if i % n == k - 1 and not (args.out / f"shard_{s}.npz").exists()]
-    began = time.time()
-    for done, start in enumerate(todo, 1):
-        seeds = range(start, min(start + SHARD, first + args.clips))
-        build_shard(args.out / f"shard_{start}.npz", seeds, args.frames, args.image_size, args.real, encoder)
-        rate = (time.time() - began) / done
-        print(f"shard {done}/{len(todo)} ({rate:.0f} s each, {rate * (len(todo) - done) / 60:.0f} min left)", flush=True)
+    make = functools.partial(render_example, frames=args.frames, image_size=args.image_size, real_share=args.real)
+    build(args.out, args.clips, first, args.part, make, args.image_size)
     return 0
 
 
