@@ -383,11 +383,13 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
     if args.stage in PERSON_STAGES:
         seeds = rng.integers(0, VALIDATION_SEED, args.clips)
         return {"examples": [humans.example(int(s), args.frames) for s in seeds], "feed": feed}
-    if args.cache:  # clips of similar size together (little padding): neighbours in the order by joint count
-        span = min(len(args.cached), 4 * args.clips)
-        first = int(rng.integers(0, len(args.cached) - span + 1))
-        picks = rng.choice(args.by_size[first : first + span], args.clips, replace=False)
-        return {"examples": [window(args.cached[i], args.frames, rng) for i in picks], "feed": feed}
+    if args.cache:  # a cache (by --cache-share), then clips of similar size together (little padding): neighbours by joint count
+        k = int(rng.choice(len(args.cached), p=args.cache_share)) if len(args.cached) > 1 else 0
+        cached, by_size = args.cached[k], args.by_size[k]
+        span = min(len(cached), 4 * args.clips)
+        first = int(rng.integers(0, len(cached) - span + 1))
+        picks = rng.choice(by_size[first : first + span], args.clips, replace=False)
+        return {"examples": [window(cached[i], args.frames, rng) for i in picks], "feed": feed}
     seeds = rng.integers(0, VALIDATION_SEED, args.clips)
     return {"examples": video_examples(seeds, args.frames, bones, args.image_size), "feed": feed}
 
@@ -444,10 +446,13 @@ def train(args) -> dict:
     if args.stage in PERSON_STAGES:  # the evaluation split's people: watched, never used to pick a step
         val = [humans.example(VALIDATION_SEED + i, args.frames, "evaluation") for i in range(args.val_clips)]
     elif args.cache:
-        args.cached = video_cache.load(args.cache)
-        args.by_size = np.argsort([e["skeleton"].num_joints for e in args.cached], kind="stable")
+        args.cached = [video_cache.load(folder) for folder in args.cache]
+        args.by_size = [np.argsort([e["skeleton"].num_joints for e in c], kind="stable") for c in args.cached]
+        share = np.array(args.cache_share or [len(c) for c in args.cached], dtype=float)
+        args.cache_share = share / share.sum()
         val = video_cache.load(args.val_cache)[: args.val_clips]
-        print(f"{len(args.cached)} cached training clips, {len(val)} validation clips", file=sys.stderr, flush=True)
+        counts = " + ".join(f"{len(c)} ({share:.0%} of batches)" for c, share in zip(args.cached, args.cache_share, strict=True))
+        print(f"{counts} cached training clips, {len(val)} validation clips", file=sys.stderr, flush=True)
     elif video:
         val = video_validation_set(args.val_clips, args.frames, args.max_bones, parts["video2pose"].config.image_size)
     else:
@@ -459,7 +464,7 @@ def train(args) -> dict:
         "steps": args.steps,
         "validation": f"seeds {VALIDATION_SEED}..{VALIDATION_SEED + args.val_clips - 1}"
         + VALIDATION_DATA.get(args.stage, ", rendered")
-        + (f" (cached in {args.val_cache}, training clips in {args.cache})" if args.cache else ""),
+        + (f" (cached in {args.val_cache}, training clips in {', '.join(args.cache)})" if args.cache else ""),
     }
     sizes = ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,} parameters" for name, m in parts.items())
     print(f"{args.stage}: {sizes}", file=sys.stderr, flush=True)
@@ -525,7 +530,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=24, help="frames per clip")
     parser.add_argument("--clips", type=int, default=4, help="video stages: rendered clips per step")
     parser.add_argument("--image-size", type=int, default=V2PConfig.image_size, help="video stages: a new V2P's input size")
-    parser.add_argument("--cache", help="video stages: train on the clips cached here (`model.data.video_cache`)")
+    parser.add_argument(
+        "--cache", nargs="+", help="video stages: train on the clips cached in these folders (`model.data.video_cache`)"
+    )
+    parser.add_argument(
+        "--cache-share", nargs="+", type=float, help="with several --cache: the share of batches from each (default: by size)"
+    )
     parser.add_argument("--val-cache", help="with --cache: the cached validation clips (`video_cache --validation`)")
     parser.add_argument("--warmup", type=int, default=500, help="joint stage: steps until P2R sees only predictions")
     parser.add_argument(
@@ -553,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--steps, --tokens and --clips must be at least 1, --frames at least 2")
     if args.cache and (args.stage == "p2r" or not args.val_cache or args.workers):
         parser.error("--cache is for the video stages, needs --val-cache, and runs without --workers (the cache is in memory)")
+    if args.cache_share and len(args.cache_share) != len(args.cache or []):
+        parser.error("--cache-share gives one share per --cache folder")
     if args.resume and not _state_path(Path(args.out)).is_file():
         parser.error(f"--resume: no training state at {_state_path(Path(args.out))}")
     result = train(args)

@@ -126,9 +126,8 @@ def test_cached_video_training(tmp_path):
     assert {"mpjpe_cm", "uv_px"} <= set(history[-1])
     joint = tmp_path / "joint.safetensors"
     args = ["--stage", "joint", "--init", str(out), str(network.POSE2ROT_WEIGHTS), "--out", str(joint), "--steps", "1"]
-    assert (
-        train.main([*args, "--clips", "2", "--cache", str(tmp_path / "train"), "--val-cache", str(tmp_path / "val"), *small]) == 0
-    )
+    caches = ["--cache", str(tmp_path / "train"), str(tmp_path / "val"), "--cache-share", "1", "1"]  # two caches, half each
+    assert train.main([*args, "--clips", "2", *caches, "--val-cache", str(tmp_path / "val"), *small]) == 0
     history = json.loads(joint.with_suffix(".json").read_text())["training"]["history"]
     assert {"mpjpe_cm", "uv_px", "network_deg", "ik_deg"} <= set(history[-1])
 
@@ -163,6 +162,25 @@ def test_cycles_ground_truth_agrees_with_fk_and_decodes(rendered):
         np.testing.assert_allclose(heads - heads[:, root : root + 1], clip.heads - clip.heads[:, root : root + 1], atol=1e-4)
         frames = read_video(clip.video)
         assert frames.shape == (24, 128, 128, 3) and frames.std() > 5
+
+
+def test_cycles_training_clips_are_cached_like_the_torch_ones(tmp_path):
+    """`scripts/render_training.py` renders clips with Cycles into shards that training
+    reads as it reads the torch renderer's: features of every frame, and targets that
+    agree with one another (the heads are the rotations' forward kinematics)."""
+    pytest.importorskip("bpy")
+    command = [sys.executable, str(ROOT / "scripts/render_training.py"), "--out", str(tmp_path), "--clips", "2", "--validation"]
+    subprocess.run([*command, "--frames", "3", "--image-size", "32"], check=True, capture_output=True, cwd=ROOT)
+    cached = video_cache.load(tmp_path)
+    assert len(cached) == 2 and all(e["features"][0].shape == (3, 16, 40) for e in cached)
+    for e in cached:
+        sk = e["skeleton"]
+        heads = forward_kinematics(sk, e["rotations"].double().numpy())[1]
+        heads = (heads - heads[:, sk.roots[:1]]) / sk.scale
+        np.testing.assert_allclose(heads, e["positions"].numpy(), atol=1e-5)
+        assert np.abs(e["uv"].numpy()).mean() < 1.5  # the joints are in (or about) the window
+    with np.load(next(tmp_path.glob("shard_*.npz"))) as shard:
+        assert shard["0.first_frame"].shape == (32, 32, 3) and shard["0.first_frame"].std() > 1
 
 
 @pytest.fixture(scope="module")
