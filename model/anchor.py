@@ -144,4 +144,9 @@ def _agreement(pose: np.ndarray, world: np.ndarray, joints: list[int], theirs: l
 
 def _below(parents: np.ndarray, j: int) -> np.ndarray:
     """`j` and every joint below it."""
-    return np.array([k for k in range(len(parents)) if k == j or _above(parents, j, k)])
+    mask = np.arange(len(parents)) == j
+    while True:  # a level further down each time
+        grown = mask | (parents >= 0) & mask[np.maximum(parents, 0)]
+        if (grown == mask).all():
+            return np.flatnonzero(mask)
+        mask = grown
