@@ -97,9 +97,9 @@ def anchor(positions: np.ndarray, packed: np.ndarray, parents: np.ndarray, at: l
     out = positions.copy()
     world, visible = packed[..., 3:6], packed[..., 6] >= landmarks.VISIBLE
     found = np.isfinite(world).all((-1, -2))
-    for mapping in {tuple(sorted(a.items())) for a in at}:
-        frames = found & np.array([tuple(sorted(a.items())) == mapping for a in at], dtype=bool)
-        _limbs(out, world, visible, frames, parents, dict(mapping))
+    keys = [tuple(sorted(a.items())) for a in at]
+    for key in set(keys):
+        _limbs(out, world, visible, found & np.array([k == key for k in keys], dtype=bool), parents, dict(key))
     return out
 
 

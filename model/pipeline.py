@@ -424,7 +424,7 @@ def person_stages(
     chunk = chunk_frames or VIDEO_CHUNK_FRAMES
     video_fn, halo = net.video_stage(skeleton, ref_positions, "person2pose")
     seen = Sightings.empty(capacity, skeleton.num_joints, person=True)
-    world = np.full((capacity, landmarks.COUNT, landmarks.PACKED), np.nan)  # the landmarks, for `anchor`
+    kept = np.full((capacity, landmarks.COUNT, landmarks.PACKED), np.nan)  # the landmarks as found, for `anchor`
     match = anchor.Matcher(skeleton.parents)
     count = {"seen": 0, "placed": 0}
     root = int(skeleton.roots[0])
@@ -445,7 +445,7 @@ def person_stages(
     def tokens(packed: torch.Tensor) -> torch.Tensor:  # -> the network's input; the landmarks kept
         n, boxes = count["seen"], packed[:, 0, landmarks.PACKED :]
         seen.landmarks[n : n + len(packed)] = packed[..., [0, 1, 6]].numpy()  # pixels, visibility
-        world[n : n + len(packed)] = packed[..., : landmarks.PACKED].numpy()
+        kept[n : n + len(packed)] = packed[..., : landmarks.PACKED].numpy()
         seen.boxes[n : n + len(packed)] = boxes.numpy()
         count["seen"] += len(packed)
         return landmarks.features(packed[..., : landmarks.PACKED], boxes)
@@ -456,7 +456,7 @@ def person_stages(
         found = landmarks.found(seen.landmarks[n : n + len(out)])
         seen.pixels[n : n + len(out)] = np.where(found[:, None, None], crop.crop_to_pixels(out[..., 3:], boxes).numpy(), np.nan)
         count["placed"] += len(out)
-        marks, positions = world[n : n + len(out)], out[..., :3].numpy()
+        marks, positions = kept[n : n + len(out)], out[..., :3].numpy()
         at = match(seen.pixels[n : n + len(out)], marks[..., :2])
         positions = torch.from_numpy(anchor.anchor(positions, marks, skeleton.parents, at))
         for i, person in enumerate(found):

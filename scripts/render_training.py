@@ -61,10 +61,7 @@ def cycles_example(seed: int, frames: int, image_size: int, real_share: float) -
     if rng.random() < 0.5:
         textured_world(rng)
     images, _, pixels = render_evalset.render_frames(rig, view)
-    sk, positions = view.skeleton, view.positions()
-    root = int(sk.roots[0])
-    targets = (positions - positions[:, root : root + 1]) / sk.scale
-    return video_cache.as_example(motion, ref, view, images[..., ::-1], pixels / size * 2 - 1, targets, rng, image_size)
+    return video_cache.as_example(motion, ref, view, images[..., ::-1], pixels / size * 2 - 1, rng, image_size)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -212,6 +212,12 @@ def render_seen(motion: Motion, rng: np.random.Generator, size: int, small_share
     scale (T, J, 3)."""
     view = view_motion(motion, rng.uniform(-np.pi, np.pi))
     video, uv = render_clip(view, random_body(rng, motion.skeleton), rng, size, small_share)
-    sk, positions = motion.skeleton, view.positions()
+    return view, video, uv, targets(view)
+
+
+def targets(view: Motion) -> np.ndarray:
+    """A view-frame clip's heads as V2P learns them (T, J, 3): root at the origin, in units
+    of the skeleton's scale."""
+    sk, positions = view.skeleton, view.positions()
     root = int(sk.roots[0])
-    return view, video, uv, (positions - positions[:, root : root + 1]) / sk.scale
+    return (positions - positions[:, root : root + 1]) / sk.scale

@@ -81,9 +81,9 @@ def example_motion(seed: int, frames: int, real_share: float):
     return clips.creature(seed, frames, bones)
 
 
-def as_example(motion, ref: int, view, video, uv, positions, rng: np.random.Generator, image_size: int) -> dict:
-    """A rendered clip (frames `MARGIN` x `image_size` square, joints' places -1..1, the
-    view-frame targets of `render.render_seen`) seen through a moving window and JPEG."""
+def as_example(motion, ref: int, view, video, uv, rng: np.random.Generator, image_size: int) -> dict:
+    """A rendered view-frame clip (frames `MARGIN` x `image_size` square, joints' places
+    -1..1) seen through a moving window and JPEG, with its targets (`render.targets`)."""
     sk = motion.skeleton
     video, uv = moving_window(video, uv, rng, image_size)
     return {
@@ -91,7 +91,7 @@ def as_example(motion, ref: int, view, video, uv, positions, rng: np.random.Gene
         "parents": sk.parents,
         "rest_heads": sk.rest_heads,
         "rest_frames": sk.rest_frames,
-        "positions": positions.astype(np.float32),
+        "positions": render.targets(view).astype(np.float32),
         "uv": uv.astype(np.float32),
         "rotations": view.local_rotations.astype(np.float32),
         "ref_positions": motion.positions()[ref],
@@ -103,8 +103,8 @@ def render_example(seed: int, frames: int, image_size: int, real_share: float) -
     """One clip's frames (uint8) and targets, as arrays, from the torch renderer."""
     rng, motion, start, ref = example_motion(seed, frames, real_share)
     window = motion.frames(slice(start, start + frames))
-    view, video, uv, positions = render.render_seen(window, rng, round(image_size * MARGIN), SMALL_SHARE)
-    return as_example(motion, ref, view, video, uv, positions, rng, image_size)
+    view, video, uv, _ = render.render_seen(window, rng, round(image_size * MARGIN), SMALL_SHARE)
+    return as_example(motion, ref, view, video, uv, rng, image_size)
 
 
 def build_shard(path: Path, seeds, make_example, encoder: PretrainedEncoder, image_size: int) -> None:
