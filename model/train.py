@@ -407,7 +407,14 @@ def build_parts(args) -> nn.ModuleDict:
                 use_rest=not args.no_rest,
             )
         ),
-        "video2pose": lambda: VideoToPose(V2PConfig(image_size=args.image_size, width=args.width)),
+        "video2pose": lambda: VideoToPose(
+            V2PConfig(
+                image_size=args.image_size,
+                width=args.width,
+                decoder_layers=args.decoder_layers,
+                fine_tokens=args.fine_tokens,
+            )
+        ),
         "person2pose": lambda: VideoToPose(
             V2PConfig(encoder="landmarks", width=args.width, decoder_layers=args.decoder_layers, shared_memory=False)
         ),
@@ -530,6 +537,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=24, help="frames per clip")
     parser.add_argument("--clips", type=int, default=4, help="video stages: rendered clips per step")
     parser.add_argument("--image-size", type=int, default=V2PConfig.image_size, help="video stages: a new V2P's input size")
+    parser.add_argument(
+        "--fine-tokens", action="store_true", help="video stages: a new V2P reads the encoder's stride-8 tokens too"
+    )
     parser.add_argument(
         "--cache", nargs="+", help="video stages: train on the clips cached in these folders (`model.data.video_cache`)"
     )
