@@ -413,6 +413,7 @@ def build_parts(args) -> nn.ModuleDict:
                 width=args.width,
                 decoder_layers=args.decoder_layers,
                 fine_tokens=args.fine_tokens,
+                tuned=args.tuned,
             )
         ),
         "person2pose": lambda: VideoToPose(
@@ -540,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fine-tokens", action="store_true", help="video stages: a new V2P reads the encoder's stride-8 tokens too"
     )
+    parser.add_argument("--tuned", action="store_true", help="video stages: a new V2P trains the encoder's stages 4-5 too")
     parser.add_argument(
         "--cache", nargs="+", help="video stages: train on the clips cached in these folders (`model.data.video_cache`)"
     )

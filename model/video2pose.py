@@ -29,6 +29,7 @@ The person path (DESIGN.md section 4) is the same network over other tokens: enc
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -61,6 +62,7 @@ class V2PConfig(Config):
     attention: str = "gl"
     shared_memory: bool = True  # one key/value projection of the tokens for all decoder layers
     fine_tokens: bool = False  # the pretrained encoder's stride-8 tokens too (5x the tokens, about 2.4x a step's cost)
+    tuned: bool = False  # the pretrained encoder's stages 4-5 trained too, from its frozen stage 3
 
     def __post_init__(self):
         super().__post_init__()
@@ -68,6 +70,8 @@ class V2PConfig(Config):
             raise ValueError(f"window must be odd and image_size a multiple of 16, got {self.window}, {self.image_size}")
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}")
+        if self.tuned and self.encoder != "efficientnet_lite0":
+            raise ValueError(f"only the pretrained encoder has stages to tune, not {self.encoder!r}")
 
     @property
     def locates(self) -> bool:
@@ -135,7 +139,8 @@ class PretrainedEncoder(nn.Module):
     EfficientNet-Lite0's stage-5 map (stride 16) and, with `fine_tokens`, its stage-3 map
     (stride 8), each projected to the width, with a learned embedding of the token's place.
     `features` gives both maps whatever the configuration (what the training cache holds:
-    stage 3 is computed on the way to stage 5 anyway)."""
+    stage 3 is computed on the way to stage 5 anyway). With `tuned`, a trainable copy of
+    stages 4-5 (from the pretrained weights) makes the stage-5 map from the stage-3 one."""
 
     TAPS = (3, 5)
 
@@ -149,10 +154,16 @@ class PretrainedEncoder(nn.Module):
         cells = [S // stride[self.TAPS[i]] for i in self.used]
         self.position = nn.Parameter(torch.randn(sum(c * c for c in cells), w) * 0.02)
         self.register_buffer("token_xy", torch.cat([_grid(c) for c in cells]), persistent=False)
+        self.fine_cells = S // stride[self.TAPS[0]]
+        if config.tuned:
+            first, last = (self.backbone.stage_ends[tap - 1] for tap in self.TAPS)
+            self.upper = copy.deepcopy(self.backbone._blocks[first:last]).requires_grad_(True)
 
     def train(self, mode: bool = True):
         super().train(mode)
         self.backbone.eval()  # frozen: its batch norms keep the pretrained statistics
+        if hasattr(self, "upper"):
+            self.upper.eval()  # tuned, but on the pretrained statistics (small maps, few frames a batch)
         return self
 
     @torch.no_grad()
@@ -161,6 +172,11 @@ class PretrainedEncoder(nn.Module):
         return tuple(f.flatten(2).transpose(1, 2) for f in self.backbone(images, self.TAPS))
 
     def tokens(self, *features: torch.Tensor) -> torch.Tensor:
+        if hasattr(self, "upper"):
+            x = features[0].transpose(1, 2).unflatten(2, (self.fine_cells, self.fine_cells))
+            for block in self.upper:
+                x = block(x)
+            features = (features[0], x.flatten(2).transpose(1, 2))
         used = [features[i] for i in self.used]
         return torch.cat([p(f) for p, f in zip(self.project, used, strict=True)], 1) + self.position
 

@@ -60,3 +60,19 @@ def test_encoder_features_and_tokens():
     moved = (coarse_shifted[:, inner, 3:9] - coarse[:, inner, 2:8]).abs().mean()
     unmoved = (coarse_shifted[:, inner, 3:9] - coarse[:, inner, 3:9]).abs().mean()
     assert moved < 0.5 * unmoved
+
+
+def test_tuned_stages_start_as_the_frozen_ones_and_learn():
+    """`tuned`: the stage-5 map remade from the cached stage-3 map by a trainable copy of
+    stages 4-5 equals the frozen map at the start, and only that copy gets gradients."""
+    config = V2PConfig(image_size=160, width=32, tuned=True)
+    encoder, frozen = PretrainedEncoder(config).train(), PretrainedEncoder(V2PConfig(image_size=160, width=32))
+    frozen.load_state_dict(encoder.state_dict(), strict=False)
+    assert not encoder.upper.training  # tuned on the pretrained batch statistics
+    features = encoder.features(photograph(160))
+    torch.testing.assert_close(encoder.tokens(*features), frozen.tokens(*features))
+    encoder.tokens(*features).square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.upper.parameters() if p.dim() > 1)
+    assert all(p.grad is None for p in encoder.backbone.parameters())
+    with pytest.raises(ValueError, match="only the pretrained encoder"):
+        V2PConfig(encoder="cnn", tuned=True)
