@@ -87,6 +87,8 @@ def test_bad_files_raise_clear_errors(tmp_path):
         read(tmp_path, asf=ASF.replace("dof rx ry rz", "dof tx rx"))
     with pytest.raises(acclaim.AcclaimError, match="only degrees"):
         read(tmp_path, asf=ASF.replace("angle deg", "angle rad"))
+    with pytest.raises(acclaim.AcclaimError, match=r"names bones that :bonedata lacks: \['d'\]"):
+        read(tmp_path, asf=ASF.replace("    b c\n", "    b c d\n"))
 
 
 def test_the_vicon_training_clip():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rotations import axis_rotation
+from ..rotations import axis_rotation, euler_to_matrix
 from ..skeleton import Skeleton
 from .bvh import BvhClip
 from .motion import MotionError
@@ -30,11 +30,9 @@ class AcclaimError(ValueError):
 
 
 def _euler(angles_deg: np.ndarray, order: str) -> np.ndarray:
-    """(..., 3) angles about x, y, z (degrees) applied in `order` ("XYZ": x first) -> (..., 3, 3)."""
-    R = np.broadcast_to(np.eye(3), (*np.shape(angles_deg)[:-1], 3, 3))
-    for axis in order.lower():
-        R = axis_rotation(AXES[axis], np.radians(np.asarray(angles_deg)[..., AXES[axis]])) @ R
-    return R
+    """(3,) angles about x, y, z (degrees) applied in `order` ("XYZ": x first) -> (3, 3)."""
+    applied_last_first = order.upper()[::-1]
+    return euler_to_matrix(np.radians(np.asarray(angles_deg))[[AXES[a] for a in applied_last_first.lower()]], applied_last_first)
 
 
 def _sections(text: str) -> dict[str, list[list[str]]]:
@@ -95,6 +93,9 @@ def load_acclaim(asf_path: str | os.PathLike, amc_path: str | os.PathLike, fps: 
     for words in asf["hierarchy"]:
         if words[0].lower() in ("begin", "end"):
             continue
+        unknown = [w for w in words if w not in index and w.lower() != "root"]
+        if unknown:
+            raise AcclaimError(f"{asf_path}: the hierarchy names bones that :bonedata lacks: {unknown}")
         parent = 0 if words[0].lower() == "root" else index[words[0]]
         for child in words[1:]:
             parents[index[child]] = parent
@@ -124,16 +125,20 @@ def load_acclaim(asf_path: str | os.PathLike, amc_path: str | os.PathLike, fps: 
     T = len(frames)
     M = np.broadcast_to(np.eye(3), (T, len(parents), 3, 3)).copy()
     translation = np.zeros((T, 3))
-    for t, values in enumerate(frames):
-        for j, (name, dof) in enumerate([("root", channels)] + [(b["name"], b["dof"]) for b in bones]):
-            v = values.get(name, np.zeros(len(dof)))
-            if len(v) != len(dof):
-                raise AcclaimError(f"{amc_path}: frame {t + 1} gives {name} {len(v)} values for {len(dof)} degrees of freedom")
-            for value, d in zip(v, dof, strict=True):
-                if d.startswith("t"):
-                    translation[t, AXES[d[1]]] = value * scale
-                else:
-                    M[t, j] = axis_rotation(AXES[d[1]], np.radians(value)) @ M[t, j]
+    for j, (name, dof) in enumerate([("root", channels)] + [(b["name"], b["dof"]) for b in bones]):
+        values = np.zeros((T, len(dof)))  # a joint a frame leaves out stays at rest
+        for t, frame in enumerate(frames):
+            if name in frame:
+                given = frame[name]
+                if len(given) != len(dof):
+                    counts = f"{len(given)} values for {len(dof)} degrees of freedom"
+                    raise AcclaimError(f"{amc_path}: frame {t + 1} gives {name} {counts}")
+                values[t] = given
+        for column, d in enumerate(dof):  # each turn applied after the ones listed before it
+            if d.startswith("t"):
+                translation[:, AXES[d[1]]] = values[:, column] * scale
+            else:
+                M[:, j] = axis_rotation(AXES[d[1]], np.radians(values[:, column])) @ M[:, j]
     world = C @ M @ np.swapaxes(C, -1, -2)  # each joint's turn from rest, in the file's frame
     for j in range(1, len(parents)):
         world[:, j] = world[:, parents[j]] @ world[:, j]
