@@ -195,13 +195,13 @@ def make_video_example(seed: int, frames: int, bones: int, image_size: int) -> d
     (root-relative, in units of the skeleton's scale) and a world-space reference pair."""
     rng, motion, start, ref = clips.creature(seed, frames, bones)
     skeleton = motion.skeleton
-    view, video, uv, positions = render.render_seen(motion.frames(slice(start, start + frames)), rng, image_size)
+    view, video, uv = render.render_seen(motion.frames(slice(start, start + frames)), rng, image_size)
     ref_positions = motion.positions()[ref]
     return {
         "skeleton": skeleton,
         "images": prepare_frames(video, image_size),
         "queries": query_features(skeleton, ref_positions),
-        "positions": torch.as_tensor(positions, dtype=torch.float32),
+        "positions": torch.as_tensor(render.targets(view), dtype=torch.float32),
         "uv": torch.as_tensor(uv, dtype=torch.float32),
         "rotations": torch.as_tensor(view.local_rotations, dtype=torch.float32),
         "ref_positions": torch.as_tensor(ref_positions, dtype=torch.float32),

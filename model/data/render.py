@@ -207,12 +207,11 @@ def render_clip(
 
 def render_seen(motion: Motion, rng: np.random.Generator, size: int, small_share: float = 0.0):
     """A clip seen from a random yaw, with a random body and camera (`render_clip`): the
-    view-frame motion, the frames (T, size, size, 3), where each joint appears (T, J, 2),
-    and the heads' targets: view frame, root at the origin, in units of the skeleton's
-    scale (T, J, 3)."""
+    view-frame motion (V2P's targets: `targets`), the frames (T, size, size, 3) and where
+    each joint appears (T, J, 2)."""
     view = view_motion(motion, rng.uniform(-np.pi, np.pi))
     video, uv = render_clip(view, random_body(rng, motion.skeleton), rng, size, small_share)
-    return view, video, uv, targets(view)
+    return view, video, uv
 
 
 def targets(view: Motion) -> np.ndarray:

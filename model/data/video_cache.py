@@ -103,7 +103,7 @@ def render_example(seed: int, frames: int, image_size: int, real_share: float) -
     """One clip's frames (uint8) and targets, as arrays, from the torch renderer."""
     rng, motion, start, ref = example_motion(seed, frames, real_share)
     window = motion.frames(slice(start, start + frames))
-    view, video, uv, _ = render.render_seen(window, rng, round(image_size * MARGIN), SMALL_SHARE)
+    view, video, uv = render.render_seen(window, rng, round(image_size * MARGIN), SMALL_SHARE)
     return as_example(motion, ref, view, video, uv, rng, image_size)
 
 
