@@ -34,6 +34,7 @@ and the data of step k depends only on (`--seed`, k).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import math
@@ -430,7 +431,22 @@ def build_parts(args) -> nn.ModuleDict:
                 source = name if exact else STARTS_FROM.get(name)
                 if name not in loaded and source in has:
                     loaded[name] = load_checkpoint(path, only=(source,))[0][source]
+    if args.tuned and "video2pose" in loaded:
+        loaded["video2pose"] = with_tuned_encoder(loaded["video2pose"])
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
+
+
+def with_tuned_encoder(v2p: VideoToPose) -> VideoToPose:
+    """`v2p` with its encoder's stages 4-5 made trainable (`V2PConfig.tuned`), all else as
+    it was: the trainable copy starts from the pretrained stages, so the network's output
+    is unchanged until training moves it."""
+    if v2p.config.tuned:
+        return v2p
+    tuned = VideoToPose(dataclasses.replace(v2p.config, tuned=True))
+    missing, unexpected = tuned.load_state_dict(v2p.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("encoder.upper.") for k in missing):
+        raise ValueError(f"a tuned copy does not fit this V2P (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return tuned
 
 
 VALIDATION_DATA = {
@@ -541,7 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fine-tokens", action="store_true", help="video stages: a new V2P reads the encoder's stride-8 tokens too"
     )
-    parser.add_argument("--tuned", action="store_true", help="video stages: a new V2P trains the encoder's stages 4-5 too")
+    parser.add_argument(
+        "--tuned", action="store_true", help="video stages: the V2P (new or --init) trains the encoder's stages 4-5 too"
+    )
     parser.add_argument(
         "--cache", nargs="+", help="video stages: train on the clips cached in these folders (`model.data.video_cache`)"
     )

@@ -9,7 +9,10 @@ import torch
 from safetensors.torch import load_file
 
 from model import efficientnet
-from model.video2pose import PretrainedEncoder, V2PConfig
+from model.attention import Graph
+from model.data import procedural
+from model.train import with_tuned_encoder
+from model.video2pose import PretrainedEncoder, V2PConfig, VideoToPose, query_features
 
 MILITARY_UNIFORM = 652  # ImageNet's label for the portrait of Grace Hopper
 
@@ -76,3 +79,17 @@ def test_tuned_stages_start_as_the_frozen_ones_and_learn():
     assert all(p.grad is None for p in encoder.backbone.parameters())
     with pytest.raises(ValueError, match="only the pretrained encoder"):
         V2PConfig(encoder="cnn", tuned=True)
+
+
+def test_a_trained_v2p_gets_tuned_stages_without_changing_its_output():
+    """`model.train --tuned --init` on a V2P trained frozen: the same network, whose
+    stages 4-5 are now a trainable copy; its positions and places are unchanged."""
+    v2p = VideoToPose(V2PConfig(image_size=160, width=32, fine_tokens=True)).eval()
+    tuned = with_tuned_encoder(v2p).eval()
+    assert tuned.config.tuned and hasattr(tuned.encoder, "upper") and with_tuned_encoder(tuned) is tuned
+    skeleton = procedural.random_skeleton(0, num_bones=12)
+    queries = query_features(skeleton, skeleton.rest_heads)[None]
+    images, graph, root = photograph(160)[None], Graph.of([skeleton]), torch.tensor([int(skeleton.roots[0])])
+    before, after = v2p(images, queries, graph, root), tuned(images, queries, graph, root)
+    torch.testing.assert_close(after.positions, before.positions)
+    torch.testing.assert_close(after.uv, before.uv)
