@@ -23,6 +23,7 @@ import torch
 WORK_SIZE = 960  # long side of the working copy a crop is cut from (pixels)
 MARGIN = 1.35  # crop side / the joints' extent: room for the body around the joints
 MIN_SIDE = 0.12  # of the frame's long side: a lost or tiny subject does not zoom in on noise
+MAX_ZOOM = 2.0  # a crop enlarges the footage at most this much (training never shows blurrier pixels)
 SMOOTHING = 2.0  # frames (Gaussian sigma) over which a box moves
 LOW_CONFIDENCE = 0.5
 
@@ -45,10 +46,13 @@ def letterbox_to_pixels(uv: torch.Tensor, height: int, width: int, size: int) ->
     return ((uv + 1) / 2 * size - offset) / scale
 
 
-def boxes(pixels: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Joints' places (n, J, 2) -> square boxes (n, 3) around them: centre and side."""
+def boxes(pixels: torch.Tensor, height: int, width: int, size: int = 0) -> torch.Tensor:
+    """Joints' places (n, J, 2) -> square boxes (n, 3) around them: centre and side. With
+    the `size` of the square they will be cut to, no side is under `size / MAX_ZOOM`: a
+    subject a few pixels tall in low-resolution footage is seen sharp and small rather than
+    blown up into a blur (BENCHMARKS.md, "The crop's zoom cap")."""
     low, high = pixels.amin(1), pixels.amax(1)
-    side = ((high - low).amax(-1) * MARGIN).clamp(min=MIN_SIDE * max(height, width))
+    side = ((high - low).amax(-1) * MARGIN).clamp(min=max(MIN_SIDE * max(height, width), size / MAX_ZOOM))
     return torch.cat([(low + high) / 2, side[:, None]], -1)
 
 

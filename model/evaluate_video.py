@@ -73,18 +73,20 @@ class Pipeline:
         person: str | Path | None = None,
         subject: str | None = None,
         own_p2r: bool = False,
+        smoothing: float = 0.0,
     ):
         parts = {"video2pose": Network.load(v2p).parts["video2pose"], "pose2rot": Network.load(p2r).parts["pose2rot"]}
         if person is not None:
             theirs = Network.load(person).parts
             parts.update({k: v for k, v in theirs.items() if k == "person2pose" or (own_p2r and k == "person2rot")})
         self.subject = subject or ("PERSON" if person is not None else "OTHER")
+        self.smoothing = smoothing
         self.net = Network(parts) if crop else WholeFrame(Network(parts))
 
     def __call__(self, clip: VideoClip) -> CaptureResult:
         """The clip through the one capture pipeline, every frame, seen from the front."""
         info = video_info(clip.video)
-        options = CaptureOptions(mapping="FRAME", device="CPU", subject=self.subject)
+        options = CaptureOptions(mapping="FRAME", device="CPU", subject=self.subject, smoothing=self.smoothing)
         plan = plan_frames(options, info, scene_start=0, scene_fps=info.fps)
         result = capture_video(self.net, clip.video, clip.skeleton, clip.ref_positions, clip.ref_rotations, plan, options)
         if self.subject == "AUTO":
@@ -166,10 +168,17 @@ def main(argv: list[str] | None = None) -> int:
         const=str(PERSON_WEIGHTS),
         help="the person path too (this checkpoint; default the shipped one), with each P2R; only the humanoid clips",
     )
+    parser.add_argument(
+        "--smoothing", nargs="+", type=float, default=[0.0], help="run each pipeline with each of these Smoothing options"
+    )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     chosen = {f"{Path(v).stem} + {Path(r).stem}": (v, r) for v, r in args.pipeline} if args.pipeline else PIPELINES
-    pipelines = {name: Pipeline(*paths) for name, paths in chosen.items()}
+    pipelines = {
+        name + (f", smoothing {sigma:g}" if sigma else ""): Pipeline(*paths, smoothing=sigma)
+        for name, paths in chosen.items()
+        for sigma in args.smoothing
+    }
     if args.no_crop:
         pipelines.update({f"{name}, no crop": Pipeline(*paths, crop=False) for name, paths in chosen.items()})
     clips = load_video_set(args.set)

@@ -379,7 +379,7 @@ def pose_stages(
     def locate(out: torch.Tensor) -> torch.Tensor:  # the first look -> boxes (working pixels)
         pixels = crop.letterbox_to_pixels(out[..., 3:], work["height"], work["width"], S)
         record("located", seen.located, pixels / work["scale"])
-        return crop.boxes(pixels, work["height"], work["width"])
+        return crop.boxes(pixels, work["height"], work["width"], S)
 
     def cut(boxes: torch.Tensor) -> torch.Tensor:
         record("cut", seen.boxes, boxes / work["scale"])

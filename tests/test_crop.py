@@ -41,6 +41,9 @@ def test_boxes_hold_the_joints_and_crops_outside_the_frame_are_black():
     assert (cx, cy) == (120.0, 150.0) and side == 200 * crop.MARGIN
     tiny = crop.boxes(torch.full((1, 3, 2), 10.0), 480, 640)
     assert tiny[0, 2] == crop.MIN_SIDE * 640  # a lost subject does not zoom in on a point
+    small = crop.boxes(torch.tensor([[[60.0, 60.0], [70.0, 75.0]]]), 128, 128, size=160)
+    assert small[0, 2] == 160 / crop.MAX_ZOOM  # a subject 15 px tall is not blown up to fill the crop
+    assert crop.boxes(pixels, 480, 640, size=160)[0, 2] == side  # a large one is framed as before
     frame = np.full((60, 80, 3), 200, np.uint8)
     corner = crop.cut([frame], torch.tensor([[0.0, 0.0, 40.0]]), 32)[0]
     assert corner[:, :15, :15].max() == 0 and corner[:, 17:, 17:].min() > 0.7
