@@ -31,6 +31,7 @@ from .evaluate import Row, hold_reference, mean_values, row_table
 from .kinematics import forward_kinematics
 from .network import CAPTURE_WEIGHTS, PERSON_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
 from .pipeline import CaptureOptions, CaptureResult, capture_video, plan_frames
+from .rotations import smooth_rotations
 from .video import video_info
 
 VIDEO2POSE_WEIGHTS = WEIGHTS_DIR / "video2pose.safetensors"  # V2P trained alone (stage v2p)
@@ -141,11 +142,13 @@ def detector_scores(clip: VideoClip) -> tuple[float, ...]:
 
 
 def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Scores of the pipeline and of the IK on its V2P positions."""
+    """Scores of the pipeline and of the IK on its V2P positions (smoothed alike)."""
     result = pipeline(clip)
     if len(result.rotations) != len(clip.rotations):
         raise ValueError(f"{clip.video} decoded {len(result.rotations)} of its {len(clip.rotations)} frames")
-    solved = ik.solve_rotations(clip.skeleton, result.positions, clip.ref_positions, clip.ref_rotations)
+    solved = smooth_rotations(
+        ik.solve_rotations(clip.skeleton, result.positions, clip.ref_positions, clip.ref_rotations), pipeline.smoothing
+    )
     return scores(clip, result.positions, result.rotations, result.pixels), scores(clip, result.positions, solved, result.pixels)
 
 
