@@ -2,6 +2,7 @@
 bodies, real and procedural motion, cameras at several yaws.
 
     .venv/bin/python scripts/render_evalset.py --out out/evalset            # the whole set
+    .venv/bin/python scripts/render_evalset.py --out out/tuneset --tuning   # the tuning set
     .venv/bin/python scripts/render_evalset.py --out /tmp/s --clips basic_human.proc@0 --frames 12
     .venv/bin/python scripts/render_evalset.py --out out/evalset-people --people --size 384 --clips cmu.01_01@35 ...
 
@@ -48,14 +49,22 @@ from model.skeleton import Skeleton, default_tails  # noqa: E402
 FPS = 30.0
 RIGIFY_RIGS = ("human", "horse", "wolf", "bird", "basic_human", "cat")
 REAL_CLIPS = {"cmu": ("01_01", "Boxing_Toes"), "deepmimic": ("dance_b", "jump")}  # long enough for 49 frames at 30 fps
-YAWS = (0, 35, -60, 90, 150, -120)
-REFERENCE = 0  # the reference frame: just before the rendered frames 1..frames  # degrees, cycled over the clips: two per motion
+YAWS = (0, 35, -60, 90, 150, -120)  # degrees, cycled over the clips: two per motion
+TUNING_SEED = 3_000_000  # the tuning set's creatures: seeds no training or evaluation draws
+REFERENCE = 0  # the reference frame: just before the rendered frames 1..frames
 
 
 def clip_names() -> list[str]:
     """`<source>.<motion>@<yaw>`: two yaws per motion."""
     motions = [f"{rig}.proc" for rig in RIGIFY_RIGS] + [f"{src}.{c}" for src, clips in REAL_CLIPS.items() for c in clips]
     return [f"{m}@{YAWS[(2 * i + k) % len(YAWS)]}" for i, m in enumerate(motions) for k in range(2)]
+
+
+def tuning_clip_names() -> list[str]:
+    """The tuning set (`--tuning`): twelve procedural creatures of seeds that neither training
+    nor the evaluation set uses, for choosing a capture setting before the evaluation set
+    judges it."""
+    return [f"creature{TUNING_SEED + i}.proc@{YAWS[i % len(YAWS)]}" for i in range(1, 13)]
 
 
 def source_motion(name: str, frames: int) -> Motion:
@@ -330,12 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--people", action="store_true", help="humanoid rigs get bodies shaped and dressed like people, with a face"
     )
+    parser.add_argument("--tuning", action="store_true", help="the tuning set instead of the evaluation set")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     index_path = out / "index.json"
     index = {c["clip"]: c for c in json.loads(index_path.read_text(encoding="utf-8"))} if index_path.is_file() else {}
-    for name in args.clips or clip_names():  # the index is rewritten after each clip: an interrupted run keeps its clips
+    names = args.clips or (tuning_clip_names() if args.tuning else clip_names())
+    for name in names:  # the index is rewritten after each clip: an interrupted run keeps its clips
         start = time.perf_counter()
         index[name] = render_clip(name, out, args.frames, args.size, args.samples, args.people)
         index_path.write_text(json.dumps(list(index.values()), indent=2) + "\n", encoding="utf-8")
