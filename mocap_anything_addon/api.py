@@ -37,7 +37,7 @@ def capture(
     subject: str = "AUTO",
     person_x: float | None = None,
     person_y: float | None = None,
-    smoothing: float = 0.0,
+    smoothing: float = CaptureOptions.smoothing,
 ):
     """Capture `video_path` onto `armature_object`: returns the new `bpy.types.Action`,
     already assigned to it, with a key per bone every `stride` scene frames from
@@ -53,7 +53,7 @@ def capture(
     "mocap_anything_path" says which path ran and why, and whom it followed. Where several
     people are filmed, the person path follows the first one found, or the one seen first
     at (`person_x`, `person_y`): fractions of the frame from its left and top edges.
-    `smoothing` is a Gaussian sigma in frames.
+    `smoothing` is a Gaussian sigma in frames (0: none).
     """
     options = CaptureOptions(
         reference_frame=reference_frame,

@@ -177,23 +177,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     chosen = {f"{Path(v).stem} + {Path(r).stem}": (v, r) for v, r in args.pipeline} if args.pipeline else PIPELINES
-    pipelines = {
-        name + (f", smoothing {sigma:g}" if sigma else ""): Pipeline(*paths, smoothing=sigma)
-        for name, paths in chosen.items()
-        for sigma in args.smoothing
-    }
+    kinds = {name: ((v, r), {}) for name, (v, r) in chosen.items()}  # name: (V2P and P2R, Pipeline's options)
     if args.no_crop:
-        pipelines.update({f"{name}, no crop": Pipeline(*paths, crop=False) for name, paths in chosen.items()})
+        kinds.update({f"{name}, no crop": (paths, {"crop": False}) for name, paths in chosen.items()})
     clips = load_video_set(args.set)
     if args.person:
         clips = [c for c in clips if humanoid.check(c.skeleton).ok]
         for p2r in (CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS):
-            pipelines[f"person path + {Path(p2r).stem} P2R"] = Pipeline(CAPTURE_WEIGHTS, p2r, person=args.person)
+            kinds[f"person path + {Path(p2r).stem} P2R"] = ((CAPTURE_WEIGHTS, p2r), {"person": args.person})
         if Network.load(args.person).has("person2rot"):
-            pipelines["person path + its own P2R"] = Pipeline(CAPTURE_WEIGHTS, CAPTURE_WEIGHTS, person=args.person, own_p2r=True)
-        pipelines["end-to-end, Subject Auto"] = Pipeline(
-            CAPTURE_WEIGHTS, CAPTURE_WEIGHTS, person=args.person, subject="AUTO", own_p2r=True
+            kinds["person path + its own P2R"] = ((CAPTURE_WEIGHTS, CAPTURE_WEIGHTS), {"person": args.person, "own_p2r": True})
+        kinds["end-to-end, Subject Auto"] = (
+            (CAPTURE_WEIGHTS, CAPTURE_WEIGHTS),
+            {"person": args.person, "subject": "AUTO", "own_p2r": True},
         )
+    pipelines = {
+        name + (f", smoothing {sigma:g}" if sigma else ""): Pipeline(*paths, **options, smoothing=sigma)
+        for name, (paths, options) in kinds.items()
+        for sigma in args.smoothing
+    }
     row = lambda clip, values: Row(clip.name, clip.skeleton.num_joints, len(clip.rotations), values)  # noqa: E731
     rows: dict[str, list[Row]] = {"hold the reference pose": [row(c, hold_scores(c)) for c in clips]}
     if args.person:
