@@ -105,6 +105,8 @@ class EfficientNetLite(nn.Module):
             stage = self.stage_ends.index(i + 1) + 1 if i + 1 in self.stage_ends else 0
             if stage in taps:
                 out.append(x)
+                if len(out) == len(taps):
+                    break  # no block after the last tap is needed
         return out
 
     def classify(self, images: torch.Tensor) -> torch.Tensor:

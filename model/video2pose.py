@@ -138,9 +138,10 @@ class PretrainedEncoder(nn.Module):
     """(N, 3, S, S) in [0, 1] -> (N, (S/16)^2 [+ (S/8)^2], width) tokens: the frozen
     EfficientNet-Lite0's stage-5 map (stride 16) and, with `fine_tokens`, its stage-3 map
     (stride 8), each projected to the width, with a learned embedding of the token's place.
-    `features` gives both maps whatever the configuration (what the training cache holds:
-    stage 3 is computed on the way to stage 5 anyway). With `tuned`, a trainable copy of
-    stages 4-5 (from the pretrained weights) makes the stage-5 map from the stage-3 one."""
+    `features` gives both maps whatever the sizes (what the training cache holds: stage 3 is
+    computed on the way to stage 5 anyway). With `tuned`, a trainable copy of stages 4-5
+    (from the pretrained weights) makes the stage-5 map from the stage-3 one, which is then
+    all `features` gives (`tokens` takes the cached pair too, and uses the first)."""
 
     TAPS = (3, 5)
 
@@ -168,8 +169,10 @@ class PretrainedEncoder(nn.Module):
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The frozen part's output, per tap (N, cells, channels)."""
-        return tuple(f.flatten(2).transpose(1, 2) for f in self.backbone(images, self.TAPS))
+        """The frozen part's output, per tap (N, cells, channels); with `tuned`, the stage-3
+        map alone (the trainable copy makes the stage-5 one from it)."""
+        taps = self.TAPS[:1] if hasattr(self, "upper") else self.TAPS
+        return tuple(f.flatten(2).transpose(1, 2) for f in self.backbone(images, taps))
 
     def tokens(self, *features: torch.Tensor) -> torch.Tensor:
         if hasattr(self, "upper"):
