@@ -3,10 +3,12 @@
     python -m model.evaluate_video --set out/evalset               # the shipped pipelines
     python -m model.evaluate_video --set out/evalset --pipeline my_v2p.safetensors my_p2r.safetensors --no-crop
     python -m model.evaluate_video --set out/evalset-people --person      # people: the person path beside
+    python -m model.evaluate_video --set out/tuneset --smoothing 0 1 2 3  # a capture setting, on the tuning set
 
 A pipeline is a V2P checkpoint (frames -> positions) followed by a P2R checkpoint, run
 as every capture runs (`model.pipeline.capture_video`, frame by frame from the file); the
-analytic IK on the same V2P positions is scored beside each (`... + IK`), and so is the
+analytic IK on the same V2P positions, smoothed alike, is scored beside each (`... + IK`;
+`--smoothing` runs each pipeline with other Smoothing options than the capture's), and so is the
 do-nothing predictor (the reference pose held). Clips are scored on all their frames
 against the ground truth in the view frame (MPJPE of the V2P positions; rotation, twist
 and angular-velocity errors of the rotations, as `model.metrics` defines them); on rigs
@@ -74,7 +76,7 @@ class Pipeline:
         person: str | Path | None = None,
         subject: str | None = None,
         own_p2r: bool = False,
-        smoothing: float = 0.0,
+        smoothing: float = CaptureOptions.smoothing,
     ):
         parts = {"video2pose": Network.load(v2p).parts["video2pose"], "pose2rot": Network.load(p2r).parts["pose2rot"]}
         if person is not None:
@@ -172,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the person path too (this checkpoint; default the shipped one), with each P2R; only the humanoid clips",
     )
     parser.add_argument(
-        "--smoothing", nargs="+", type=float, default=[0.0], help="run each pipeline with each of these Smoothing options"
+        "--smoothing",
+        nargs="+",
+        type=float,
+        default=[CaptureOptions.smoothing],
+        help="run each pipeline with each of these Smoothing options (default: the capture's)",
     )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
