@@ -50,7 +50,7 @@ def boxes(pixels: torch.Tensor, height: int, width: int, size: int = 0) -> torch
     """Joints' places (n, J, 2) -> square boxes (n, 3) around them: centre and side. With
     the `size` of the square they will be cut to, no side is under `size / MAX_ZOOM`: a
     subject a few pixels tall in low-resolution footage is seen sharp and small rather than
-    blown up into a blur (BENCHMARKS.md, "The crop's zoom cap")."""
+    blown up into a blur (BENCHMARKS.md, "Video capture: the crop's zoom capped")."""
     low, high = pixels.amin(1), pixels.amax(1)
     side = ((high - low).amax(-1) * MARGIN).clamp(min=max(MIN_SIDE * max(height, width), size / MAX_ZOOM))
     return torch.cat([(low + high) / 2, side[:, None]], -1)

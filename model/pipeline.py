@@ -156,7 +156,7 @@ class CaptureOptions:
         ),
     )
     smoothing: float = field(
-        default=3.0,  # the networks' frame-to-frame jitter, taken out (BENCHMARKS.md, "Smoothing by default")
+        default=3.0,  # the networks' jitter, taken out (BENCHMARKS.md, "Video capture: ... Smoothing on by default")
         metadata=_option(
             "Smoothing", "Temporal smoothing, Gaussian sigma in frames (0: none)", float, minimum=0.0, maximum=MAX_SMOOTHING
         ),
