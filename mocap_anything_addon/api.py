@@ -53,7 +53,7 @@ def capture(
     "mocap_anything_path" says which path ran and why, and whom it followed. Where several
     people are filmed, the person path follows the first one found, or the one seen first
     at (`person_x`, `person_y`): fractions of the frame from its left and top edges.
-    `smoothing` is a Gaussian sigma in frames (0: none).
+    `smoothing` is a Gaussian sigma in keys (frames at stride 1; 0: none).
     """
     options = CaptureOptions(
         reference_frame=reference_frame,

@@ -3,7 +3,8 @@
 1. On the whole frame, letterboxed to the network's square: where the joints are
    (`V2POutput.uv`) gives a box around the subject (`boxes`).
 2. The boxes, smoothed over time (`smooth`), cut a square around the subject out of each
-   frame (`cut`), so a small subject in a large frame fills the network's input; the second
+   frame (`cut`), so a small subject in a large frame fills the network's input (up to
+   `MAX_ZOOM` times the footage's own pixels: beyond, a blur hides more than it shows); the second
    look, at the crop, gives the positions and the joints' places in the frame.
 
 Boxes are (cx, cy, side) in pixels of the frame as decoded, or of a working copy no larger
@@ -23,7 +24,7 @@ import torch
 WORK_SIZE = 960  # long side of the working copy a crop is cut from (pixels)
 MARGIN = 1.35  # crop side / the joints' extent: room for the body around the joints
 MIN_SIDE = 0.12  # of the frame's long side: a lost or tiny subject does not zoom in on noise
-MAX_ZOOM = 2.0  # a crop enlarges the footage at most this much (training never shows blurrier pixels)
+MAX_ZOOM = 2.0  # a crop enlarges the footage at most this much: more blurs a small subject (training: <= 1x)
 SMOOTHING = 2.0  # frames (Gaussian sigma) over which a box moves
 LOW_CONFIDENCE = 0.5
 

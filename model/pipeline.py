@@ -158,7 +158,11 @@ class CaptureOptions:
     smoothing: float = field(
         default=3.0,  # the networks' jitter, taken out (BENCHMARKS.md, "Video capture: ... Smoothing on by default")
         metadata=_option(
-            "Smoothing", "Temporal smoothing, Gaussian sigma in frames (0: none)", float, minimum=0.0, maximum=MAX_SMOOTHING
+            "Smoothing",
+            "Temporal smoothing, Gaussian sigma in keys (frames at stride 1; 0: none)",
+            float,
+            minimum=0.0,
+            maximum=MAX_SMOOTHING,
         ),
     )
 

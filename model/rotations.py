@@ -256,6 +256,8 @@ def smooth_rotations(R, sigma: float):
     norm = torch.zeros((T,) + (1,) * (q.ndim - 1), dtype=q.dtype)
     for offset, w in zip(offsets.long().tolist(), weights, strict=True):
         lo, hi = max(0, -offset), min(T, T - offset)
+        if lo >= hi:  # a window wider than the clip: this offset reaches no frame
+            continue
         total[lo:hi] += w * q[lo + offset : hi + offset]
         norm[lo:hi] += w
     return quaternion_to_matrix(total / norm)

@@ -341,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tuning", action="store_true", help="the tuning set instead of the evaluation set")
     args = parser.parse_args(argv)
+    if args.tuning and args.clips:
+        parser.error("--tuning renders the tuning set's own clips: give --clips or --tuning, not both")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     index_path = out / "index.json"

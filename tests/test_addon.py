@@ -9,7 +9,13 @@ import model.pipeline
 import model.skeleton
 import model.video
 from model.data.bvh import load_bvh
-from model.rotations import axis_angle_to_matrix, bone_to_world_local, matrix_to_quaternion, rebase_local_rotations
+from model.rotations import (
+    axis_angle_to_matrix,
+    bone_to_world_local,
+    matrix_to_quaternion,
+    rebase_local_rotations,
+    smooth_rotations,
+)
 
 VIDEO = str(ROOT / "examples" / "creature.mp4")
 BLEND = str(ROOT / "examples" / "creature.blend")
@@ -72,7 +78,8 @@ def blender_pose(bpy, obj, names, frames):
 
 def network_output(ext, obj, reference_frame, frames, bpy, stride=1):
     """What the network makes of the video for this rig, computed here from the rig's keys
-    as Blender evaluates them (not through the add-on's reading code)."""
+    as Blender evaluates them (not through the add-on's reading code), smoothed as a
+    capture with the default options smooths it."""
     sk = ext.armature.skeleton_from_armature(obj)
     bpy.context.scene.frame_set(reference_frame)
     W = np.array(obj.matrix_world)[:3, :3]
@@ -84,7 +91,8 @@ def network_output(ext, obj, reference_frame, frames, bpy, stride=1):
     wanted = np.floor(np.arange(frames) * stride * 30.0 / scene_fps + 0.5).astype(int)
     video = np.array([model.video.read_video(VIDEO, i, i + 1)[0] for i in wanted])
     positions = net.video_to_pose(video, sk, ref_positions, ref_rotations)
-    return sk, net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)
+    rotations = net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)
+    return sk, smooth_rotations(rotations, model.pipeline.CaptureOptions.smoothing)
 
 
 @pytest.mark.parametrize("rig", ["human", "horse", "bird"])

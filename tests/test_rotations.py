@@ -105,3 +105,19 @@ def test_torch_matches_numpy_and_is_differentiable(R):
     loss = r.geodesic_angle(M, torch.eye(3)).sum() + r.rot6d_to_matrix(r.matrix_to_rot6d(M)).sum()
     loss.backward()
     assert torch.isfinite(v.grad).all()
+
+
+@pytest.mark.parametrize("frames", [2, 5, 40])
+def test_smoothing_is_a_gaussian_average_of_quaternions_at_any_clip_length(frames, rng):
+    """Each frame becomes the normalised Gaussian-weighted mean of the clip's (sign-aligned)
+    quaternions, the window cut at the clip's ends: also when it is wider than the clip
+    (sigma 3 reaches 9 frames each way), as a short capture with the default Smoothing is."""
+    small = r.axis_angle_to_matrix(rng.normal(scale=0.2, size=(frames, 4, 3)))
+    R = np.einsum("jab,tjbc->tjac", r.axis_angle_to_matrix(rng.normal(size=(4, 3))), small)
+    q = r.continuous_quaternions(r.matrix_to_quaternion(R))
+    t = np.arange(frames)
+    w = np.exp(-0.5 * ((t[None] - t[:, None]) / 3.0) ** 2) * (np.abs(t[None] - t[:, None]) <= 9)
+    mean = np.einsum("ts,sjk->tjk", w, q)
+    expected = r.quaternion_to_matrix(mean / np.linalg.norm(mean, axis=-1, keepdims=True))
+    np.testing.assert_allclose(r.smooth_rotations(R, 3.0), expected, atol=1e-9)
+    np.testing.assert_allclose(r.smooth_rotations(np.repeat(R[:1], frames, 0), 3.0), np.repeat(R[:1], frames, 0), atol=1e-9)
