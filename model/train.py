@@ -431,7 +431,7 @@ def build_parts(args) -> nn.ModuleDict:
                 source = name if exact else STARTS_FROM.get(name)
                 if name not in loaded and source in has:
                     loaded[name] = load_checkpoint(path, only=(source,))[0][source]
-    if args.tuned and "video2pose" in loaded:
+    if "video2pose" in loaded and args.tuned:
         loaded["video2pose"] = with_tuned_encoder(loaded["video2pose"])
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
 
