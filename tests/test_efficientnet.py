@@ -72,10 +72,11 @@ def test_tuned_stages_start_as_the_frozen_ones_and_learn():
     encoder, frozen = PretrainedEncoder(config).train(), PretrainedEncoder(V2PConfig(image_size=160, width=32))
     frozen.load_state_dict(encoder.state_dict(), strict=False)
     assert not encoder.upper.training  # tuned on the pretrained batch statistics
-    features = frozen.features(photograph(160))  # both maps, as the training cache holds them
-    assert len(encoder.features(photograph(160))) == 1  # the stage-3 map: the copy makes the rest
+    image = photograph(160)
+    features, own = frozen.features(image), encoder.features(image)  # both maps, as the training cache holds them
+    assert len(own) == 1  # the stage-3 map: the copy makes the rest
     torch.testing.assert_close(encoder.tokens(*features), frozen.tokens(*features))
-    torch.testing.assert_close(encoder.tokens(*encoder.features(photograph(160))), frozen.tokens(*features))
+    torch.testing.assert_close(encoder.tokens(*own), frozen.tokens(*features))
     encoder.tokens(*features).square().sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.upper.parameters() if p.dim() > 1)
     assert all(p.grad is None for p in encoder.backbone.parameters())
