@@ -52,7 +52,7 @@ def textured_world(rng: np.random.Generator) -> None:
     tree.links.new(ramp.outputs["Color"], tree.nodes["Background"].inputs["Color"])
 
 
-def cycles_example(seed: int, frames: int, image_size: int, real_share: float) -> dict:
+def cycles_example(seed: int, frames: int, image_size: int, real_share: float, max_zoom: float) -> dict:
     rng, motion, start, ref = video_cache.example_motion(seed, frames, real_share)
     view = render.view_motion(motion.frames(slice(start, start + frames)), rng.uniform(-np.pi, np.pi))
     size = round(image_size * video_cache.MARGIN)
@@ -61,7 +61,7 @@ def cycles_example(seed: int, frames: int, image_size: int, real_share: float) -
     if rng.random() < 0.5:
         textured_world(rng)
     images, _, pixels = render_evalset.render_frames(rig, view)
-    return video_cache.as_example(motion, ref, view, images[..., ::-1], pixels / size * 2 - 1, rng, image_size)
+    return video_cache.as_example(motion, ref, view, images[..., ::-1], pixels / size * 2 - 1, rng, image_size, max_zoom)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,10 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     video_cache.add_arguments(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    first = VALIDATION_FIRST if args.validation else FIRST_SEED
-    if args.clips > (HELD_OUT_SEED - VALIDATION_FIRST if args.validation else VALIDATION_SEED - FIRST_SEED):
-        parser.error("too many clips for the seed range")
-    make = functools.partial(cycles_example, frames=args.frames, image_size=args.image_size, real_share=args.real)
+    first = video_cache.seed_range(
+        args, parser, *((VALIDATION_FIRST, HELD_OUT_SEED) if args.validation else (FIRST_SEED, VALIDATION_SEED))
+    )
+    make = functools.partial(
+        cycles_example, frames=args.frames, image_size=args.image_size, real_share=args.real, max_zoom=args.zoom
+    )
     video_cache.build(args.out, args.clips, first, args.part, make, args.image_size)
     return 0
 

@@ -105,6 +105,27 @@ def test_video_training_stages_write_checkpoints(tmp_path):
     assert network.Network.load(joint).capture(video, sk, ref_p, ref_r).shape == (4, sk.num_joints, 3, 3)
 
 
+def test_moving_window_places_and_zoom():
+    """The window's joint places follow the pixels it shows, and with `max_zoom` the
+    window enlarges fewer pixels (a blurred subject, as a capture's capped crop sees a
+    small one) without changing what it frames."""
+    R, T = 208, 3
+    video = np.zeros((T, R, R, 3), np.uint8)
+    uv = np.array([[[-0.4, 0.3]]] * T)
+    x, y = ((uv[0, 0] + 1) / 2 * R).astype(int)
+    video[:, y - 2 : y + 2, x - 2 : x + 2] = 255  # a 4-px dot on the joint
+
+    def window(max_zoom, seed):
+        frames, places = video_cache.moving_window(video, uv, np.random.default_rng(seed), 160, max_zoom)
+        brightest = np.unravel_index(frames[0, :, :, 0].argmax(), (160, 160))[::-1]
+        np.testing.assert_allclose((places[0, 0] + 1) / 2 * 160, brightest, atol=3)
+        return (frames[0, :, :, 0] > 40).sum() / (frames[0, :, :, 0] > 200).sum().clip(1)  # halo over core
+
+    sharp = np.median([window(1.0, s) for s in range(8)])
+    blurred = np.median([window(2.0, s) for s in range(8)])
+    assert blurred > 1.5 * sharp
+
+
 def test_cached_video_training(tmp_path):
     """Clips rendered once with the frozen encoder's features cached train V2P exactly as
     clips rendered on the fly: the cache holds what the encoder would compute."""

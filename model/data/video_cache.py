@@ -51,13 +51,20 @@ def compress(video: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def moving_window(video: np.ndarray, uv: np.ndarray, rng: np.random.Generator, size: int):
+def moving_window(video: np.ndarray, uv: np.ndarray, rng: np.random.Generator, size: int, max_zoom: float = 1.0):
     """A square window that pans and zooms smoothly across larger frames, resized to
     `size`: a moving camera, and the subject as the tracking crop of a capture frames it
-    (off centre, cut by an edge at times). -> frames (T, size, size, 3), joints' places
-    (T, J, 2) in the window's terms (-1..1)."""
+    (off centre, cut by an edge at times). With `max_zoom` u > 1 the frames first lose
+    pixels (down to 1/1..1/u of their side), so that the window enlarges them as the
+    capture's crop enlarges a small subject (`crop.MAX_ZOOM`), blur and all; the framing is
+    the same. -> frames (T, size, size, 3), joints' places (T, J, 2) in the window's terms
+    (-1..1)."""
+    shrink = rng.uniform(1, max_zoom) if max_zoom > 1 else 1.0
+    if shrink > 1:
+        r = round(video.shape[1] / shrink)
+        video = np.stack([cv2.resize(frame, (r, r), interpolation=cv2.INTER_AREA) for frame in video])
     T, R = video.shape[:2]
-    side = rng.uniform(size, R, 2)  # window side at the first and last frame, in pixels
+    side = rng.uniform(size / shrink, R, 2)  # window side at the first and last frame, in pixels
     corner = rng.uniform(0, 1, (2, 2)) * (R - side[:, None])
     ease = 0.5 - 0.5 * np.cos(np.pi * np.linspace(0, 1, T)) if rng.random() < 0.5 else np.linspace(0, 1, T)
     sides = side[0] + (side[1] - side[0]) * ease
@@ -81,11 +88,12 @@ def example_motion(seed: int, frames: int, real_share: float):
     return clips.creature(seed, frames, bones)
 
 
-def as_example(motion, ref: int, view, video, uv, rng: np.random.Generator, image_size: int) -> dict:
+def as_example(motion, ref: int, view, video, uv, rng: np.random.Generator, image_size: int, max_zoom: float = 1.0) -> dict:
     """A rendered view-frame clip (frames `MARGIN` x `image_size` square, joints' places
-    -1..1) seen through a moving window and JPEG, with its targets (`render.targets`)."""
+    -1..1) seen through a moving window (`moving_window`) and JPEG, with its targets
+    (`render.targets`)."""
     sk = motion.skeleton
-    video, uv = moving_window(video, uv, rng, image_size)
+    video, uv = moving_window(video, uv, rng, image_size, max_zoom)
     return {
         "video": compress(video, rng),
         "parents": sk.parents,
@@ -99,12 +107,12 @@ def as_example(motion, ref: int, view, video, uv, rng: np.random.Generator, imag
     }
 
 
-def render_example(seed: int, frames: int, image_size: int, real_share: float) -> dict[str, np.ndarray]:
+def render_example(seed: int, frames: int, image_size: int, real_share: float, max_zoom: float = 1.0) -> dict[str, np.ndarray]:
     """One clip's frames (uint8) and targets, as arrays, from the torch renderer."""
     rng, motion, start, ref = example_motion(seed, frames, real_share)
     window = motion.frames(slice(start, start + frames))
     view, video, uv = render.render_seen(window, rng, round(image_size * MARGIN), SMALL_SHARE)
-    return as_example(motion, ref, view, video, uv, rng, image_size)
+    return as_example(motion, ref, view, video, uv, rng, image_size, max_zoom)
 
 
 def build_shard(path: Path, seeds, make_example, encoder: PretrainedEncoder, image_size: int) -> None:
@@ -172,6 +180,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--real", type=float, default=0.5, help="share of clips from the real motion")
     parser.add_argument("--validation", action="store_true", help="draw the seeds from the validation range instead")
     parser.add_argument("--part", default="1/1", help="k/n: build every n-th shard from the k-th (parallel builders)")
+    parser.add_argument(
+        "--zoom", type=float, default=1.0, help="the most the window enlarges the render (1: never), as a capture's crop does"
+    )
+    parser.add_argument(
+        "--skip", type=int, default=0, help="start this many clips into the seed range (clips no other cache holds)"
+    )
+
+
+def seed_range(args: argparse.Namespace, parser: argparse.ArgumentParser, first: int, end: int) -> int:
+    """The first seed of the clips that `args` asks for, in the seeds first..end, or a parser error."""
+    if args.skip < 0 or args.skip + args.clips > end - first:
+        parser.error(f"--skip + --clips must stay within the {end - first} seeds of the range")
+    return first + args.skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,10 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    first = VALIDATION_SEED if args.validation else FIRST_SEED
-    if args.validation and args.clips > HELD_OUT_SEED - VALIDATION_SEED:
-        parser.error(f"at most {HELD_OUT_SEED - VALIDATION_SEED} validation clips")
-    make = functools.partial(render_example, frames=args.frames, image_size=args.image_size, real_share=args.real)
+    first = seed_range(args, parser, *((VALIDATION_SEED, HELD_OUT_SEED) if args.validation else (FIRST_SEED, VALIDATION_SEED)))
+    make = functools.partial(
+        render_example, frames=args.frames, image_size=args.image_size, real_share=args.real, max_zoom=args.zoom
+    )
     build(args.out, args.clips, first, args.part, make, args.image_size)
     return 0
 
