@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import render_evalset  # noqa: E402  (this folder)
 
 from model.data import render, video_cache  # noqa: E402
-from model.data.evalsets import HELD_OUT_SEED, VALIDATION_SEED  # noqa: E402
+from model.data.evalsets import VALIDATION_SEED  # noqa: E402
 
 FIRST_SEED = 600_000  # above the torch-rendered cache's seeds (`video_cache.FIRST_SEED` on)
 VALIDATION_FIRST = VALIDATION_SEED + 500  # above the torch-rendered validation clips'
@@ -69,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     video_cache.add_arguments(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    first = video_cache.seed_range(
-        args, parser, *((VALIDATION_FIRST, HELD_OUT_SEED) if args.validation else (FIRST_SEED, VALIDATION_SEED))
-    )
+    first = video_cache.seed_range(args, parser, FIRST_SEED, VALIDATION_FIRST)
     make = functools.partial(
         cycles_example, frames=args.frames, image_size=args.image_size, real_share=args.real, max_zoom=args.zoom
     )

@@ -188,8 +188,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def seed_range(args: argparse.Namespace, parser: argparse.ArgumentParser, first: int, end: int) -> int:
-    """The first seed of the clips that `args` asks for, in the seeds first..end, or a parser error."""
+def seed_range(args: argparse.Namespace, parser: argparse.ArgumentParser, training: int, validation: int) -> int:
+    """The first seed of the clips that `args` asks for, from a builder's first training
+    seed on (up to `VALIDATION_SEED`) or, with `--validation`, from its first validation
+    seed on (up to `HELD_OUT_SEED`); or a parser error."""
+    first, end = (validation, HELD_OUT_SEED) if args.validation else (training, VALIDATION_SEED)
     if args.skip < 0 or args.skip + args.clips > end - first:
         parser.error(f"--skip + --clips must stay within the {end - first} seeds of the range")
     return first + args.skip
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    first = seed_range(args, parser, *((VALIDATION_SEED, HELD_OUT_SEED) if args.validation else (FIRST_SEED, VALIDATION_SEED)))
+    first = seed_range(args, parser, FIRST_SEED, VALIDATION_SEED)
     make = functools.partial(
         render_example, frames=args.frames, image_size=args.image_size, real_share=args.real, max_zoom=args.zoom
     )
