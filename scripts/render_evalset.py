@@ -7,9 +7,10 @@ bodies, real and procedural motion, cameras at several yaws.
     .venv/bin/python scripts/render_evalset.py --out out/evalset-people --people --size 384 --clips cmu.01_01@35 ...
 
 Rigs: Blender's Rigify metarigs (human, horse, wolf, bird, ...: never used in training)
-with seeded procedural motion, and the human rigs of the CMU and DeepMimic clips with
-their real motion (`creature<seed>.proc@<yaw>` renders a procedural creature, as for
-the bundled example in `examples/`). Each bone gets a body part (an ellipsoid from head to tail, skinned
+with seeded procedural motion, the human rigs of the CMU and DeepMimic clips with
+their real motion, and three procedural creatures of held-out seeds (`EVAL_CREATURES`;
+`creature<seed>.proc@<yaw>` renders a procedural creature, as for the bundled example in
+`examples/`): 23 clips. Each bone gets a body part (an ellipsoid from head to tail, skinned
 rigidly to it with an Armature modifier) and a material of its own; a sun and a coloured
 world light it. Each clip is posed frame by frame in the view frame (the world turned
 by -yaw, DESIGN.md section 3), rendered, and encoded as `<clip>.mp4` with OpenCV; its
@@ -50,14 +51,17 @@ FPS = 30.0
 RIGIFY_RIGS = ("human", "horse", "wolf", "bird", "basic_human", "cat")
 REAL_CLIPS = {"cmu": ("01_01", "Boxing_Toes"), "deepmimic": ("dance_b", "jump")}  # long enough for 49 frames at 30 fps
 YAWS = (0, 35, -60, 90, 150, -120)  # degrees, cycled over the clips: two per motion
+EVAL_CREATURES = (1_000_101, 1_000_202, 1_000_303)  # skinned procedural creatures of held-out seeds
 TUNING_SEED = 3_000_000  # the tuning set's creatures: seeds no training or evaluation draws
 REFERENCE = 0  # the reference frame: just before the rendered frames 1..frames
 
 
 def clip_names() -> list[str]:
-    """`<source>.<motion>@<yaw>`: two yaws per motion."""
+    """`<source>.<motion>@<yaw>`: two yaws per motion, then one per held-out creature, the
+    yaws cycling on."""
     motions = [f"{rig}.proc" for rig in RIGIFY_RIGS] + [f"{src}.{c}" for src, clips in REAL_CLIPS.items() for c in clips]
-    return [f"{m}@{YAWS[(2 * i + k) % len(YAWS)]}" for i, m in enumerate(motions) for k in range(2)]
+    names = [f"{m}@{YAWS[(2 * i + k) % len(YAWS)]}" for i, m in enumerate(motions) for k in range(2)]
+    return names + [f"creature{seed}.proc@{YAWS[(len(names) + i) % len(YAWS)]}" for i, seed in enumerate(EVAL_CREATURES)]
 
 
 def tuning_clip_names() -> list[str]:
