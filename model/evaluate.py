@@ -9,6 +9,9 @@ and the analytic IK (`ik`) beside the network, on the same data. Each clip's ref
 pair is frame `--reference-frame` (exact, as a keyed frame is);
 the solver sees the other frames' joint heads (with optional Gaussian noise of the
 given standard deviation per coordinate, in cm at 1 m scale) and is scored on them.
+With `--tips` it also sees where each leaf bone ends (`model.tips`: every clip on its
+skeleton with leaf tips, noised alike); the tips, which never turn, are not scored as
+joints, but the MPJPE of the result counts them.
 """
 
 from __future__ import annotations
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reference-frame", type=int, default=0, help="frame of each clip used as the reference pair (default: 0)"
     )
+    parser.add_argument("--tips", action="store_true", help="the solvers also see where each leaf bone ends (model.tips)")
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     if any(n < 0 for n in args.noise):
@@ -159,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     sections, summary = [], {}
     for set_name in args.sets:
         print(f"loading {set_name} ...", file=sys.stderr, flush=True)
-        clips = load_set(set_name)
+        clips = [(name, motion.with_tips() if args.tips else motion) for name, motion in load_set(set_name)]
         for noise in args.noise:
             for name, solver in solvers.items():
                 start = time.perf_counter()

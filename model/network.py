@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import pipeline, streaming
+from . import tips as leaf_tips
 from .attention import Graph
 from .ik import InputError, check_solver_inputs, fit_positions
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs
@@ -155,7 +156,16 @@ class Network:
 
     # ---- the numpy API ---------------------------------------------------------------
     def pose_to_rotation(
-        self, skeleton: Skeleton, ref_positions, ref_rotations, positions, *, fit: bool = False, chunk_frames: int = CHUNK_FRAMES
+        self,
+        skeleton: Skeleton,
+        ref_positions,
+        ref_rotations,
+        positions,
+        *,
+        tips=None,
+        tails=None,
+        fit: bool = False,
+        chunk_frames: int = CHUNK_FRAMES,
     ):
         """Joint heads (T, J, 3), absolute, in the skeleton's world orientation and units ->
         local rotations (T, J, 3, 3) in the rig's own conventions (numpy, float64).
@@ -164,14 +174,49 @@ class Network:
         rotations (J, 3, 3). Frames are processed `chunk_frames` at a time with enough
         overlap that the result is the same as in one pass (`model.streaming`).
 
+        `tips` (T, L, 3), where known: where each leaf bone ends (`model.tips`: the leaves
+        in order; a BVH End Site, a bone's tail), which fixes the leaves' swing as a child
+        fixes its parent's. `tails` (J, 3): the rig's rest tails, of which the leaves' are
+        used (default: as Blender's BVH importer places them, `skeleton.default_tails`).
+
         `fit=True` makes the result reproduce `positions` exactly (`ik.fit_positions`): for
         trusted positions that no rig can take exactly, such as marker mocap. (On positions
         a rig can take, the network reproduces them anyway.)
         """
+        if tips is not None:
+            return self._with_tips(skeleton, ref_positions, ref_rotations, positions, tips, tails, fit, chunk_frames)
         positions, ref_positions, ref_rotations = self._check(skeleton, positions, ref_positions, ref_rotations)
         fn, halo = self.pose_stage(skeleton, ref_positions, ref_rotations)
         rotations = streaming.run(fn, halo, chunk_frames, positions).numpy()
         return fit_positions(skeleton, rotations, positions.numpy()) if fit else rotations
+
+    def _with_tips(self, skeleton, ref_positions, ref_rotations, positions, tips, tails, fit, chunk_frames):
+        """`pose_to_rotation` on the skeleton with leaf tips; the tips' rotations dropped."""
+        positions, ref_positions, ref_rotations = (
+            a.numpy() for a in self._check(skeleton, positions, ref_positions, ref_rotations)
+        )
+        ends, tips = leaf_tips.leaves(skeleton), np.asarray(tips, dtype=np.float64)
+        if tips.shape != (len(positions), len(ends), 3) or not np.isfinite(tips).all():
+            raise InputError(
+                f"tips must be finite, one per leaf of the skeleton: shape {(len(positions), len(ends), 3)}, got {tips.shape}"
+            )
+        if skeleton.num_joints + len(ends) > MAX_JOINTS:
+            raise InputError(
+                f"{skeleton.num_joints} joints and {len(ends)} leaf tips: at most {MAX_JOINTS} together are supported"
+            )
+        try:
+            tipped = leaf_tips.with_tips(skeleton, tails)
+        except ValueError as error:
+            raise InputError(str(error)) from None
+        ref_tips = leaf_tips.tip_positions(skeleton, ref_rotations, ref_positions, tails)
+        rotations = self.pose_to_rotation(
+            tipped,
+            np.concatenate([ref_positions, ref_tips]),
+            leaf_tips.with_tip_rotations(ref_rotations, len(ends)),
+            np.concatenate([positions, tips], 1),
+            chunk_frames=chunk_frames,
+        )[:, : skeleton.num_joints]
+        return fit_positions(skeleton, rotations, positions) if fit else rotations
 
     def video_to_pose(self, frames, skeleton: Skeleton, ref_positions, ref_rotations, *, chunk_frames: int = VIDEO_CHUNK_FRAMES):
         """uint8 RGB frames (T, H, W, 3), any size -> joint heads (T, J, 3) in the view

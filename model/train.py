@@ -62,6 +62,7 @@ from .video import prepare_frames
 from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
 ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT, UV_WEIGHT = 0.2, 1.0, 1.0, 0.5, 1.0
+TIPS_DRAW = 7  # the stream (beside each example's seed) that draws whether it has leaf tips
 STILL_WEIGHT = 0.1  # joints that never move in a clip still count a little: holding them is right
 PERSON_STAGES = ("person", "person-joint")
 STARTS_FROM = {"person2rot": "pose2rot"}  # a part that may start from another checkpoint's part of its kind
@@ -85,10 +86,17 @@ def rotation_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor, i
     return angle + VELOCITY_WEIGHT * velocity
 
 
-def make_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, bones: int):
+def make_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, bones: int, tips: float = 0.0):
     """One procedural training clip: (skeleton, inputs, true local rotations (T, J, 3, 3))."""
     rng, motion, start, ref = clips.creature(seed, frames, bones)
+    motion = tipped(motion, seed, tips)
     return encode_example(motion, np.arange(start, start + frames), ref, rng, random_noise(rng, max_noise_cm), config)
+
+
+def tipped(motion, seed: int, share: float):
+    """The clip with leaf tips (`model.tips`) for a `share` of the seeds, drawn apart from
+    the example's own draws (which stay as they were)."""
+    return motion.with_tips() if np.random.default_rng([seed, TIPS_DRAW]).random() < share else motion
 
 
 def random_noise(rng: np.random.Generator, max_noise_cm: float) -> float:
@@ -106,9 +114,10 @@ def encode_example(motion, window: np.ndarray, ref: int, rng, noise_cm: float, c
     return skeleton, inputs, torch.as_tensor(motion.local_rotations[window], dtype=torch.float32)
 
 
-def make_real_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig):
+def make_real_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, tips: float = 0.0):
     """A window of a real clip on a randomised rig (`clips.real`)."""
     rng, motion, start, ref = clips.real(seed, frames)
+    motion = tipped(motion, seed, tips)
     return encode_example(motion, np.arange(start, start + frames), ref, rng, random_noise(rng, max_noise_cm), config)
 
 
@@ -116,13 +125,15 @@ def random_bones(rng: np.random.Generator, max_bones: int) -> int:
     return int(round(np.exp(rng.uniform(np.log(procedural.MIN_BONES), np.log(max_bones)))))
 
 
-def make_batch(seeds, frames: int, max_noise_cm: float, config: P2RConfig, bones: int, device, real: bool = False):
+def make_batch(
+    seeds, frames: int, max_noise_cm: float, config: P2RConfig, bones: int, device, real: bool = False, tips: float = 0.0
+):
     """Procedural clips of skeletons with `bones` bones each (one size per batch), or with
-    `real`, windows of real clips on randomised rigs."""
+    `real`, windows of real clips on randomised rigs; a `tips` share of them with leaf tips."""
     if real:
-        examples = [make_real_example(int(s), frames, max_noise_cm, config) for s in seeds]
+        examples = [make_real_example(int(s), frames, max_noise_cm, config, tips) for s in seeds]
     else:
-        examples = [make_example(int(s), frames, max_noise_cm, config, bones) for s in seeds]
+        examples = [make_example(int(s), frames, max_noise_cm, config, bones, tips) for s in seeds]
     skeletons = [e[0] for e in examples]
     true = stack_padded([e[2] for e in examples], 1, torch.eye(3))
     graph = Graph.of(skeletons, device)
@@ -148,24 +159,27 @@ VALIDATION_NOISE_CM = (0.0, 2.0)
 VALIDATION_REAL_FRAMES = 96
 
 
-def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int) -> dict[str, list]:
+def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int, tips: bool = False) -> dict[str, list]:
     """Fixed clips, each exact and with 2 cm noise: `creatures` (procedural validation
     seeds) and `real` (the evaluation split of the CMU and DeepMimic clips at about 30 fps,
-    frame 0 the reference; never trained on, and never used to choose a checkpoint)."""
+    frame 0 the reference; never trained on, and never used to choose a checkpoint); with
+    `tips`, the same again with leaf tips (`creatures_tips`, `real_tips`)."""
     groups = {}
-    real_clips = [motion for name in ("cmu", "deepmimic") for _, motion in evalsets.load_set(name)]
-    for noise in VALIDATION_NOISE_CM:
-        rng = np.random.default_rng(VALIDATION_SEED)
-        creatures = []
-        for i in range(count):
-            _, motion, start, ref = clips.creature(VALIDATION_SEED + i, frames, random_bones(rng, max_bones))
-            creatures.append(encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config))
-        real = []
-        for motion in real_clips:
-            stride = max(1, round(motion.fps / 30))
-            window = np.arange(1, motion.num_frames, stride)[:VALIDATION_REAL_FRAMES]
-            real.append(encode_example(motion, window, 0, rng, noise, config))
-        groups[f"creatures_{noise:g}cm"], groups[f"real_{noise:g}cm"] = creatures, real
+    for tag in ("", "_tips") if tips else ("",):
+        tip = (lambda motion: motion.with_tips()) if tag else (lambda motion: motion)
+        real_clips = [tip(motion) for name in ("cmu", "deepmimic") for _, motion in evalsets.load_set(name)]
+        for noise in VALIDATION_NOISE_CM:
+            rng = np.random.default_rng(VALIDATION_SEED)
+            creatures = []
+            for i in range(count):
+                _, motion, start, ref = clips.creature(VALIDATION_SEED + i, frames, random_bones(rng, max_bones))
+                creatures.append(encode_example(tip(motion), np.arange(start, start + frames), ref, rng, noise, config))
+            real = []
+            for motion in real_clips:
+                stride = max(1, round(motion.fps / 30))
+                window = np.arange(1, motion.num_frames, stride)[:VALIDATION_REAL_FRAMES]
+                real.append(encode_example(motion, window, 0, rng, noise, config))
+            groups[f"creatures{tag}_{noise:g}cm"], groups[f"real{tag}_{noise:g}cm"] = creatures, real
     return groups
 
 
@@ -378,7 +392,7 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
         real = rng.random() < args.real
         joints = 24 if real else bones  # about the real clips' mean
         seeds = rng.integers(0, VALIDATION_SEED, max(1, round(args.tokens / (args.frames * joints))))
-        _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu", real=real)
+        _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu", real, args.tips)
         return {"batch": (inputs, graph, true)}
     feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
     if args.stage in PERSON_STAGES:
@@ -480,7 +494,7 @@ def train(args) -> dict:
     elif video:
         val = video_validation_set(args.val_clips, args.frames, args.max_bones, parts["video2pose"].config.image_size)
     else:
-        val = validation_set(args.val_clips, args.frames, parts["pose2rot"].config, args.max_bones)
+        val = validation_set(args.val_clips, args.frames, parts["pose2rot"].config, args.max_bones, args.tips > 0)
     provenance = {
         "command": "python -m model.train " + " ".join(map(shlex.quote, args.argv)),
         "data_seed": args.seed,
@@ -573,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-bones", type=int, default=120, help="largest procedural skeleton in training")
     parser.add_argument("--real", type=float, default=0.5, help="p2r: share of steps on real clips (else procedural)")
+    parser.add_argument(
+        "--tips", type=float, default=0.0, help="p2r: share of clips with leaf tips (model.tips), validated with and without"
+    )
     parser.add_argument("--max-noise", type=float, default=3.0, help="position noise up to this (cm at 1 m scale)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--width", type=int, default=P2RConfig.width)
@@ -593,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--steps, --tokens and --clips must be at least 1, --frames at least 2")
     if args.cache and (args.stage == "p2r" or not args.val_cache or args.workers):
         parser.error("--cache is for the video stages, needs --val-cache, and runs without --workers (the cache is in memory)")
+    if not 0 <= args.tips <= 1 or (args.tips and args.stage != "p2r"):
+        parser.error("--tips is a share from 0 to 1, for the p2r stage")
     if args.cache_share and len(args.cache_share) != len(args.cache or []):
         parser.error("--cache-share gives one share per --cache folder")
     if args.resume and not _state_path(Path(args.out)).is_file():

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import tips
 from ..kinematics import forward_kinematics
 from ..rotations import rebase_local_rotations
 from ..skeleton import MIRROR_X, Skeleton
@@ -63,6 +64,12 @@ class Motion:
         forward kinematics gives the mirrored positions."""
         M = MIRROR_X
         return Motion(self.skeleton.mirrored(), M @ self.local_rotations @ M, self.root_translation @ M, self.fps)
+
+    def with_tips(self, tails=None) -> Motion:
+        """The clip on its skeleton with leaf tips (`model.tips`): each leaf's end a joint."""
+        count = len(tips.leaves(self.skeleton))
+        rotations = tips.with_tip_rotations(self.local_rotations, count)
+        return Motion(tips.with_tips(self.skeleton, tails), rotations, self.root_translation, self.fps)
 
     def with_frames(self, rest_frames: np.ndarray) -> Motion:
         """The same world-space motion on a rig whose bones have other rest frames."""
