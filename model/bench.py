@@ -2,6 +2,7 @@
 
 python -m model.bench                    # IK baseline, shipped P2R network, FK; J = 30 / 70 / 175
 python -m model.bench --frames 2000 --runs 7
+python -m model.bench --tips             # the solvers also given the leaves' tips (model.tips)
 python -m model.bench --video            # a 120-frame 640x360 mp4: decode, V2P, P2R (end-to-end)
 
 Peak memory is measured in a fresh process per case: the resident set's high-water mark
@@ -44,14 +45,17 @@ def solvers():
     return {"IK": solve_rotations, "network": lambda sk, P, rp, rr: net.pose_to_rotation(sk, rp, rr, P)}
 
 
-def clip(joints: int, frames: int):
+def clip(joints: int, frames: int, tips: bool = False):
+    """A `joints`-bone creature's clip: skeleton, heads, rotations; with `tips`, on the
+    skeleton with leaf tips (one more joint per leaf)."""
     motion = random_motion(random_skeleton(joints, joints), frames, seed=joints)
+    motion = motion.with_tips() if tips else motion
     return motion.skeleton, motion.positions(), motion.local_rotations
 
 
-def peak_memory_mb(solver: str, joints: int, frames: int) -> float:
+def peak_memory_mb(solver: str, joints: int, frames: int, tips: bool = False) -> float:
     """Run in a fresh process (see the module docstring)."""
-    sk, P, R = clip(joints, frames)
+    sk, P, R = clip(joints, frames, tips)
     solve = solvers()[solver]
     solve(sk, P[:8], P[0], R[0])
     with open("/proc/self/clear_refs", "w") as f:
@@ -111,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=1000, help="frames per clip (default: 1000)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per case; the median is reported (default: 5)")
     parser.add_argument("--memory-frames", type=int, default=2000, help="clip length for peak memory (default: 2000)")
+    parser.add_argument("--tips", action="store_true", help="the solvers also see the leaves' tips (model.tips)")
     parser.add_argument("--video", action="store_true", help="time video capture (decode, V2P, P2R) instead")
     parser.add_argument(
         "--weights", default=str(CAPTURE_WEIGHTS), help="--video: the end-to-end checkpoint (default: the shipped one)"
@@ -121,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.frames < 2 or args.runs < 1 or args.memory_frames < 2:
         parser.error("--frames and --memory-frames must be at least 2 and --runs at least 1")
     if args.memory_probe:
-        print(f"{peak_memory_mb(args.memory_probe[0], int(args.memory_probe[1]), args.memory_frames):.1f}")
+        print(f"{peak_memory_mb(args.memory_probe[0], int(args.memory_probe[1]), args.memory_frames, args.tips):.1f}")
         return 0
 
     machine = platform.processor() or platform.machine()
@@ -129,12 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.video:
         bench_video(args.joints, args.video_frames, args.runs, args.weights)
         return 0
-    print(f"{args.frames} frames per clip, median of {args.runs} runs (float64 numpy in and out)\n")
+    tipped = ", with leaf tips (one more joint per leaf)" if args.tips else ""
+    print(f"{args.frames} frames per clip{tipped}, median of {args.runs} runs (float64 numpy in and out)\n")
     print("| joints | IK (s) | IK frames/s | network (s) | network frames/s | FK (s) | FK frames/s |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     solve = solvers()
     for J in args.joints:
-        sk, P, R = clip(J, args.frames)
+        sk, P, R = clip(J, args.frames, args.tips)
         times = [median_seconds(functools.partial(fn, sk, P, P[0], R[0]), args.runs) for fn in solve.values()]
         times.append(median_seconds(functools.partial(forward_kinematics, sk, R), args.runs))
         print(f"| {J} | " + " | ".join(f"{t:.3f} | {args.frames / t:,.0f}" for t in times) + " |", flush=True)
@@ -145,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     for J in args.joints:
         cells = []
         for name in solve:
-            probe = ["--memory-probe", name, str(J), "--memory-frames", str(args.memory_frames)]
+            probe = ["--memory-probe", name, str(J), "--memory-frames", str(args.memory_frames)] + ["--tips"] * args.tips
             cells.append(
                 subprocess.run(
                     [sys.executable, "-m", "model.bench", *probe], capture_output=True, text=True, check=True
