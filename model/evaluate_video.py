@@ -44,6 +44,7 @@ COLUMNS = (
     "angular velocity error (deg/frame)",
     "2D joint error (% of box)",
     "PA-MPJPE, 12 body joints (cm)",
+    "body turn error (deg)",
 )
 PIPELINES = {  # name: (V2P checkpoint, P2R checkpoint)
     "end-to-end": (CAPTURE_WEIGHTS, CAPTURE_WEIGHTS),
@@ -130,6 +131,7 @@ def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray, pixels
         metrics.angular_velocity_error(rotations, clip.rotations),
         pixel_error(pixels, clip.pixels),
         float("nan") if body is None else metrics.pa_mpjpe_cm(positions[:, body], clip.heads[:, body], sk),
+        metrics.body_turn_error(positions, clip.heads),
     )
 
 
@@ -140,7 +142,7 @@ def detector_scores(clip: VideoClip) -> tuple[float, ...]:
     if body is not None:
         marks = landmarks.detect_file(clip.video, range(len(clip.heads)))[:, [landmarks.INDEX[n] for n in humans.BODY_JOINTS]]
         pa = metrics.pa_mpjpe_cm(marks[..., 3:6], clip.heads[:, body], clip.skeleton)
-    return (*[float("nan")] * (len(COLUMNS) - 1), pa)
+    return (*[float("nan")] * (len(COLUMNS) - 2), pa, float("nan"))
 
 
 def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -10,6 +10,8 @@
   to the truth by the best similarity (Procrustes: rotation, uniform scale, translation),
   what monocular human pose benchmarks report: the pose's shape, whatever its place,
   size and heading;
+- body turn error (`body_turn_error`): the angle (deg) of that alignment's rotation, how
+  far the whole predicted body is turned from the truth (mostly which way it faces);
 - angular velocity error: mean norm (deg/frame) of the difference between predicted and
   true per-frame angular velocity (axis-angle of R_t^T R_t+1) of moving joints;
 - per joint class (`class_errors`), by what the children's heads determine (`ik.joint_kinds`),
@@ -88,6 +90,18 @@ def mpjpe_cm(pred_positions: np.ndarray, true_positions: np.ndarray, skeleton: S
     return float(np.linalg.norm(pred - true, axis=-1).mean() * 100.0 / skeleton.scale)
 
 
+def _alignment(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The per-frame similarity that best maps the centred `pred` (T, N, 3) onto the
+    centred `true` (Kabsch for row vectors, P @ R ~ Q): P, Q, R (T, 3, 3), scale (T,)."""
+    P, Q = pred - pred.mean(1, keepdims=True), true - true.mean(1, keepdims=True)
+    U, S, Vt = np.linalg.svd(P.swapaxes(-1, -2) @ Q)
+    d = np.ones_like(S)
+    d[:, 2] = np.sign(np.linalg.det(U @ Vt))  # a rotation, never a reflection
+    R = (U * d[:, None]) @ Vt
+    scale = (S * d).sum(-1) / np.maximum((P**2).sum((1, 2)), 1e-12)
+    return P, Q, R, scale
+
+
 def pa_mpjpe_cm(pred: np.ndarray, true: np.ndarray, skeleton: Skeleton) -> float:
     """(T, N, 3) points, any units and axes for `pred`, the skeleton's for `true` -> cm at
     1 m scale after the per-frame similarity alignment; frames where `pred` is not finite
@@ -95,14 +109,18 @@ def pa_mpjpe_cm(pred: np.ndarray, true: np.ndarray, skeleton: Skeleton) -> float
     seen = np.isfinite(pred).all((-1, -2))
     if not seen.any():
         return float("nan")
-    P, Q = pred[seen] - pred[seen].mean(1, keepdims=True), true[seen] - true[seen].mean(1, keepdims=True)
-    U, S, Vt = np.linalg.svd(P.swapaxes(-1, -2) @ Q)  # Kabsch for row vectors: P @ R ~ Q
-    d = np.ones_like(S)
-    d[:, 2] = np.sign(np.linalg.det(U @ Vt))  # a rotation, never a reflection
-    R = (U * d[:, None]) @ Vt
-    scale = (S * d).sum(-1) / np.maximum((P**2).sum((1, 2)), 1e-12)
+    P, Q, R, scale = _alignment(pred[seen], true[seen])
     aligned = scale[:, None, None] * P @ R
     return float(np.linalg.norm(aligned - Q, axis=-1).mean() * 100.0 / skeleton.scale)
+
+
+def body_turn_error(pred: np.ndarray, true: np.ndarray) -> float:
+    """(T, J, 3) joint positions -> how far the whole body is turned from the truth, in
+    degrees: per frame, the angle of the rotation that best turns the predicted joints onto
+    the true ones (both centred), averaged over frames. Which way a subject faces is what
+    a monocular view leaves most open; MPJPE mixes it with the pose's shape."""
+    R = _alignment(pred, true)[2]
+    return float(np.degrees(np.arccos(np.clip((np.trace(R, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0))).mean())
 
 
 def angular_velocity(rotations: np.ndarray) -> np.ndarray:

@@ -51,6 +51,16 @@ def test_pa_mpjpe_forgives_place_size_and_heading_only(rng):
     assert np.isnan(metrics.pa_mpjpe_cm(np.full_like(true, np.nan), true, CHAIN))
 
 
+def test_body_turn_error_is_the_turn_between_whole_bodies(rng):
+    true = rng.normal(size=(6, 12, 3))
+    assert metrics.body_turn_error(true + [1.0, 2.0, 3.0], true) == pytest.approx(0.0, abs=1e-6)  # place: no turn
+    for degrees in (30.0, 150.0):
+        turned = true @ axis_rotation(2, np.radians(degrees)).T  # facing elsewhere, same pose
+        assert metrics.body_turn_error(turned, true) == pytest.approx(degrees)
+    noisy = true + rng.normal(scale=0.05, size=true.shape)  # a rough pose facing right barely turns
+    assert metrics.body_turn_error(noisy, true) < 5.0
+
+
 def test_angular_velocity_error():
     t = np.radians(np.arange(20) * 2.0)
     true = np.stack([axis_rotation(2, t)] * 3, 1)
