@@ -28,7 +28,9 @@ and conventions all the time. Stages:
 
 Validation runs on fixed held-out creatures beside the IK baseline. A run is resumable
 (`--resume`): the training state is saved next to the output every `--val-every` steps,
-and the data of step k depends only on (`--seed`, k).
+and the data of step k depends only on (`--seed`, k). The states of runs are committed
+(small), their weights are not: `python -m model.train --export --out <run>.safetensors`
+writes a run's weights from its state.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from . import metrics
 from .attention import Graph
 from .data import clips, evalsets, humans, procedural, render, video_cache
 from .data.evalsets import VALIDATION_SEED
-from .network import STAGES, load_checkpoint, save_checkpoint
+from .network import PARTS, STAGES, load_checkpoint, save_checkpoint
 from .padding import stack_padded
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
 from .rotations import geodesic_angle
@@ -377,6 +379,19 @@ def load_training_state(out: Path, model, optimizer) -> int:
         return int(f.metadata()["step"])
 
 
+def export_weights(out: Path) -> int:
+    """Write the weights of the training state saved beside `out` to `out`, with the run's
+    json: a fresh checkout has only the (committed) states of its runs. Returns the step."""
+    info = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    parts = nn.ModuleDict(
+        {name: PARTS[name][1](PARTS[name][0].from_dict(info["config"][name])) for name in STAGES[info["stage"]]}
+    )
+    parts.load_state_dict({k[6:]: v for k, v in load_file(str(_state_path(out))).items() if k.startswith("model.")})
+    save_checkpoint(out, parts, info["stage"], info["training"])
+    with safe_open(str(_state_path(out)), "pt") as f:
+        return int(f.metadata()["step"])
+
+
 def learning_rate(step: int, steps: int, peak: float, warmup: int = 200) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -561,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--stage", choices=sorted(STAGES), required=True, help="which network(s) to train")
+    parser.add_argument("--stage", choices=sorted(STAGES), help="which network(s) to train")
     parser.add_argument("--out", required=True, help="checkpoint path (.safetensors; a .json is written beside it)")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--tokens", type=int, default=3000, help="joint-frames per step (clips per step = tokens / (frames * J))")
@@ -604,8 +619,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--workers", type=int, default=0, help="data-making processes beside training (default: none)")
     parser.add_argument("--resume", action="store_true", help="continue from the training state saved beside --out")
+    parser.add_argument(
+        "--export", action="store_true", help="only write --out's weights from the training state and json beside it"
+    )
     args = parser.parse_args(argv)
     args.argv = argv
+    if args.export:
+        if not _state_path(Path(args.out)).is_file() or not Path(args.out).with_suffix(".json").is_file():
+            parser.error(f"--export: needs {_state_path(Path(args.out))} and {Path(args.out).with_suffix('.json')}")
+        print(f"{args.out}: the weights of step {export_weights(Path(args.out))}")
+        return 0
+    if args.stage is None:
+        parser.error("--stage is required (or --export)")
     if args.steps < 1 or args.tokens < 1 or args.clips < 1 or args.frames < 2:
         parser.error("--steps, --tokens and --clips must be at least 1, --frames at least 2")
     if args.cache and (args.stage == "p2r" or not args.val_cache or args.workers):

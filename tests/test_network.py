@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from model import ik, metrics, network, train
 from model.data.procedural import random_motion, random_skeleton
@@ -220,6 +221,15 @@ def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):
     assert network.Network.load(out).parts["pose2rot"].config.width == 16
     with pytest.raises(SystemExit):
         train.main(["--stage", "p2r", "--out", str(tmp_path / "none.safetensors"), "--resume"])
+    # a fresh checkout has the run's state and json only: --export writes the same weights again
+    weights, config = load_file(str(out)), out.with_suffix(".json").read_text()
+    out.unlink()
+    assert train.main(["--export", "--out", str(out)]) == 0 and "step 3" in capsys.readouterr().out
+    again = load_file(str(out))
+    assert weights.keys() == again.keys() and all(torch.equal(weights[k], again[k]) for k in weights)
+    assert out.with_suffix(".json").read_text() == config
+    with pytest.raises(SystemExit):
+        train.main(["--export", "--out", str(tmp_path / "none.safetensors")])
 
 
 # ---- the shipped checkpoint -----------------------------------------------------------
