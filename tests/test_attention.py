@@ -52,6 +52,23 @@ def test_padded_joints_change_nothing(kind, local):
     assert torch.allclose(attn(x_changed, Graph.of([small, big]))[0, :, :9], batched[0, :, :9], atol=1e-5)
 
 
+@pytest.mark.parametrize("kind,local", [("gl", True), ("gl", False), ("global", False)])
+def test_inference_and_training_attend_alike(kind, local):
+    """Without gradients the layer takes torch's fused kernel (batch and frames as one
+    dimension); with them, the unfused one: the same attention, cross-attention included."""
+    torch.manual_seed(3)
+    attn = GraphAttention(16, 4, local=local, kind=kind)
+    if attn.graph_bias is not None:
+        torch.nn.init.normal_(attn.graph_bias)
+    graph = Graph.of([random_skeleton(5, 9), random_skeleton(6, 20)])
+    x, reference = torch.randn(2, 7, 20, 16), torch.randn(2, 1, 20, 16)
+    for context in (None, reference):
+        trained = attn(x, graph, context)
+        with torch.no_grad():
+            inferred = attn(x, graph, context)
+        assert torch.allclose(trained, inferred, atol=1e-5)
+
+
 def test_local_layer_ignores_other_branches():
     torch.manual_seed(1)
     attn = GraphAttention(8, 2, local=True)
