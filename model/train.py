@@ -365,18 +365,24 @@ def save_training_state(out: Path, model, optimizer, step: int) -> None:
     save_file(tensors, str(_state_path(out)), metadata={"step": str(step)})
 
 
-def load_training_state(out: Path, model, optimizer) -> int:
+def _read_training_state(out: Path, model) -> tuple[dict, int]:
+    """Load the model's weights from the training state beside `out`; (all its tensors, step)."""
     path = _state_path(out)
     tensors = load_file(str(path))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    with safe_open(str(path), "pt") as f:
+        return tensors, int(f.metadata()["step"])
+
+
+def load_training_state(out: Path, model, optimizer) -> int:
+    tensors, step = _read_training_state(out, model)
     state = optimizer.state_dict()
     for key, value in tensors.items():
         if key.startswith("adam."):
             _, i, name = key.split(".", 2)
             state["state"].setdefault(int(i), {})[name] = value.reshape(()) if name == "step" else value
     optimizer.load_state_dict(state)
-    with safe_open(str(path), "pt") as f:
-        return int(f.metadata()["step"])
+    return step
 
 
 def export_weights(out: Path) -> int:
@@ -386,10 +392,9 @@ def export_weights(out: Path) -> int:
     parts = nn.ModuleDict(
         {name: PARTS[name][1](PARTS[name][0].from_dict(info["config"][name])) for name in STAGES[info["stage"]]}
     )
-    parts.load_state_dict({k[6:]: v for k, v in load_file(str(_state_path(out))).items() if k.startswith("model.")})
+    step = _read_training_state(out, parts)[1]
     save_checkpoint(out, parts, info["stage"], info["training"])
-    with safe_open(str(_state_path(out)), "pt") as f:
-        return int(f.metadata()["step"])
+    return step
 
 
 def learning_rate(step: int, steps: int, peak: float, warmup: int = 200) -> float:
