@@ -115,7 +115,7 @@ class Network:
             positions = torch.as_tensor(positions, dtype=torch.float64)
             positions = positions - positions[:, root : root + 1] + torch.tensor(skeleton.rest_heads[root])
             inputs = encode_inputs(skeleton, positions, ref_positions, ref_rotations, pose2rot.config)
-            local = pose2rot(collate([inputs]).to(self.device), graph)[0][0]
+            local = pose2rot(collate([inputs]).to(self.device), graph)[0]
             return nearest_rotation(local.double().cpu())  # float32 products drift off orthonormal by ~1e-3
 
         return fn, pose2rot.config.halo

@@ -21,9 +21,13 @@ Positions fix much of a pose exactly; the network never relearns that part
      IK's own forward kinematics lands from the input heads (zero for positions that a
      rig can take, growing with noise) and g the network's estimate of how much to
      trust them; on exact input the gate is exactly closed.
-   The local rotations follow from the world frames: R_j = (B_p^T B_j)^T G_p^T G_j. With
-   exact positions, FK of the result is the input heads and every multi-child joint keeps
-   the IK's frame, whatever the weights.
+   The local rotations follow from the world frames: R_j = (B_p^T B_j)^T G_p^T G_j;
+4. with noisy input, each local rotation moves toward the reference's by a share that a
+   second gate of the same form gives (`hold`): a bone short beside the noise (a finger,
+   a face bone) has positions that say next to nothing about it, and there the reference
+   is the better guess, which a correction of world frames reaches only through every
+   ancestor's. With exact positions both gates are shut: FK of the result is the input
+   heads and every multi-child joint keeps the IK's frame, whatever the weights.
 
 Inputs and outputs of the module are padded batches (`Inputs`, `collate`); the numpy API
 with chunking over time lives in `model.network`.
@@ -42,7 +46,7 @@ from .attention import Graph
 from .kinematics import forward_kinematics
 from .layers import Block, Config
 from .padding import pad_joints, stack_padded
-from .rotations import axis_angle_to_matrix, matrix_to_rot6d, rot6d_to_matrix
+from .rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_rot6d, rot6d_to_matrix
 from .skeleton import Skeleton
 
 REST_FEATURES, REF_FEATURES, POSE_FEATURES = 24, 15, 24
@@ -51,6 +55,7 @@ UP = torch.tensor([0.0, 0.0, 1.0])
 # size) below this is float rounding of exact input: the noise gate stays shut.
 EXACT_MISFIT = 1e-4
 GAIN = 100.0  # 1 cm of misfit on a 1 m rig opens the gate by about tanh(softplus(g))
+HOLD_START = -5.0  # the hold gate's first raw value: shut but for about 1 % at 2 cm of noise
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class P2RConfig(Config):
     attention: str = "gl"  # one of ATTENTION_KINDS (ablations: "global", "full")
     use_reference: bool = True  # ablation: the rest pose stands in for the reference pair
     use_rest: bool = True  # ablation: no rest-pose encoding
+    hold: bool = True  # the gated move toward the reference (checkpoints made before it: false)
 
     def __post_init__(self):
         super().__post_init__()
@@ -93,6 +99,7 @@ class Inputs:
     kind: torch.Tensor  # ([B,] J) long: ik.LEAF, ik.SWING or ik.PROCRUSTES
     axis: torch.Tensor  # ([B,] T, J, 3) unit world direction to the principal child (SWING joints)
     misfit: torch.Tensor  # ([B,] T) mean distance of the IK's heads from the input / scale
+    reference: torch.Tensor  # ([B,] J, 3, 3) the reference's local rotations
     link: torch.Tensor  # ([B,] J, 3, 3) B_p^T B_j (roots: B_j)
     parent: torch.Tensor  # ([B,] J) long, parent index (roots: themselves)
     is_root: torch.Tensor  # ([B,] J) bool
@@ -196,14 +203,14 @@ def encode_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations, c
     to_child = positions[:, principal] - positions
     axis = to_child / to_child.norm(dim=-1, keepdim=True).clamp_min(1e-9)
     misfit = (heads_ik / s - x).norm(dim=-1).mean(-1)
-    return Inputs(rest, ref, pose, G_ik, torch.as_tensor(kind), axis, misfit, link, torch.as_tensor(par), is_root)
+    return Inputs(rest, ref, pose, G_ik, torch.as_tensor(kind), axis, misfit, ref_rotations, link, torch.as_tensor(par), is_root)
 
 
 def collate(items: list[Inputs]) -> Inputs:
     """Pad clips of one length T and different J into a batch (padding joints: identity
     frames, their own parents, roots of kind PROCRUSTES, which nothing but noise moves)."""
     J = max(it.rest.shape[0] for it in items)
-    fills = {"first_guess": torch.eye(3), "link": torch.eye(3), "kind": ik.PROCRUSTES, "is_root": True}
+    fills = {"first_guess": torch.eye(3), "reference": torch.eye(3), "link": torch.eye(3), "kind": ik.PROCRUSTES, "is_root": True}
     joint_dim = {"pose": 1, "first_guess": 1, "axis": 1}
     batch = {}
     for f in fields(Inputs):
@@ -241,9 +248,13 @@ class PoseToRotation(nn.Module):
         self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 12))
         nn.init.zeros_(self.head[1].weight)  # start from the IK
         nn.init.zeros_(self.head[1].bias)
+        if c.hold:  # raw trust in the reference (`toward_reference`)
+            self.hold = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 1))
+            nn.init.zeros_(self.hold[1].weight)
+            nn.init.constant_(self.hold[1].bias, HOLD_START)
 
-    def forward(self, inputs: Inputs, graph: Graph) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded batch -> (local rotations, world frames), each (B, T, J, 3, 3)."""
+    def forward(self, inputs: Inputs, graph: Graph) -> torch.Tensor:
+        """Padded batch -> local rotations (B, T, J, 3, 3)."""
         rest = self.embed_rest(inputs.rest)[:, None]
         for block in self.rest_blocks:
             rest = block(rest, graph)
@@ -255,8 +266,8 @@ class PoseToRotation(nn.Module):
             x = block(x, graph, rest)
         for block in self.decoder:
             x = block(x, graph, rest, ref)
-        G = compose(inputs, self.head(x))
-        return local_rotations(inputs, G), G
+        local = local_rotations(inputs, compose(inputs, self.head(x)))
+        return toward_reference(inputs, local, self.hold(x)[..., 0]) if self.config.hold else local
 
 
 def noise_gate(misfit: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
@@ -277,6 +288,14 @@ def compose(inputs: Inputs, out: torch.Tensor) -> torch.Tensor:
     gate = noise_gate(inputs.misfit, out[..., HEAD_GATE][..., 0])
     fix = axis_angle_to_matrix(out[..., HEAD_FIX] * gate[..., None])
     return G @ torch.where(kind == ik.LEAF, leaf, fix)
+
+
+def toward_reference(inputs: Inputs, local: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
+    """Local rotations (B, T, J, 3, 3) moved along the geodesic toward the reference's by
+    the noise gate of the raw trust (B, T, J): unchanged, exactly, on exact input."""
+    share = noise_gate(inputs.misfit, trust)
+    rest_of_way = matrix_to_axis_angle(local.transpose(-1, -2) @ inputs.reference[:, None].to(local))
+    return local @ axis_angle_to_matrix(rest_of_way * share[..., None])
 
 
 def local_rotations(inputs: Inputs, G: torch.Tensor) -> torch.Tensor:

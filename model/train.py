@@ -194,7 +194,7 @@ def validate(model: PoseToRotation, groups: dict[str, list], device) -> dict:
         net, first = [], []
         for skeleton, inputs, true in examples:
             batch = collate([inputs]).to(device)
-            local = model(batch, Graph.of([skeleton], device))[0][0]
+            local = model(batch, Graph.of([skeleton], device))[0]
             true = true.double().numpy()
             net.append(metrics.rotation_error(local.cpu().double().numpy(), true))
             first.append(metrics.rotation_error(local_rotations(batch, batch.first_guess)[0].cpu().double().numpy(), true))
@@ -289,7 +289,7 @@ def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_pre
         positions = source[:, : sk.num_joints].cpu() * sk.scale
         items.append(encode_inputs(sk, positions, e["ref_positions"], e["ref_rotations"], p2r.config))
     inputs = collate(items).to(device)
-    local, _ = p2r(inputs, batch["graph"])
+    local = p2r(inputs, batch["graph"])
     return out, local, inputs
 
 
@@ -466,21 +466,25 @@ def build_parts(args) -> nn.ModuleDict:
                 if name not in loaded and source in has:
                     loaded[name] = load_checkpoint(path, only=(source,))[0][source]
     if "video2pose" in loaded and args.tuned:
-        loaded["video2pose"] = with_tuned_encoder(loaded["video2pose"])
+        loaded["video2pose"] = grown(loaded["video2pose"], tuned=True)
+    for name in ("pose2rot", "person2rot"):  # P2Rs made before the hold gate get it
+        if name in loaded:
+            loaded[name] = grown(loaded[name], hold=True)
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
 
 
-def with_tuned_encoder(v2p: VideoToPose) -> VideoToPose:
-    """`v2p` with its encoder's stages 4-5 made trainable (`V2PConfig.tuned`), all else as
-    it was: the trainable copy starts from the pretrained stages, so the network's output
-    is unchanged until training moves it."""
-    if v2p.config.tuned:
-        return v2p
-    tuned = VideoToPose(dataclasses.replace(v2p.config, tuned=True))
-    missing, unexpected = tuned.load_state_dict(v2p.state_dict(), strict=False)
-    if unexpected or any(not k.startswith("encoder.upper.") for k in missing):
-        raise ValueError(f"a tuned copy does not fit this V2P (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return tuned
+def grown(part: nn.Module, **change) -> nn.Module:
+    """`part` with its config changed by `change` to add something trainable (V2P's
+    `tuned` encoder stages 4-5, P2R's `hold` gate), all else as it was: the addition starts
+    from the pretrained stages or shut, so the output is (all but) unchanged until
+    training moves it."""
+    if all(getattr(part.config, k) == v for k, v in change.items()):
+        return part
+    bigger = type(part)(dataclasses.replace(part.config, **change))
+    missing, unexpected = bigger.load_state_dict(part.state_dict(), strict=False)
+    if unexpected or not missing:
+        raise ValueError(f"{change} does not add to this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return bigger
 
 
 VALIDATION_DATA = {
@@ -550,7 +554,7 @@ def train(args) -> dict:
                 loss = loss + rotation_loss(local, batch["rotations"], batch["graph"].valid, inputs.is_root)
         else:
             inputs, graph, true = (x.to(device) for x in data["batch"])
-            loss = rotation_loss(parts["pose2rot"](inputs, graph)[0], true, graph.valid, inputs.is_root)
+            loss = rotation_loss(parts["pose2rot"](inputs, graph), true, graph.valid, inputs.is_root)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parts.parameters(), 1.0)

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from model import efficientnet
 from model.attention import Graph
 from model.data import procedural
-from model.train import with_tuned_encoder
+from model.train import grown
 from model.video2pose import PretrainedEncoder, V2PConfig, VideoToPose, query_features
 
 MILITARY_UNIFORM = 652  # ImageNet's label for the portrait of Grace Hopper
@@ -88,8 +88,8 @@ def test_a_trained_v2p_gets_tuned_stages_without_changing_its_output():
     """`model.train --tuned --init` on a V2P trained frozen: the same network, whose
     stages 4-5 are now a trainable copy; its positions and places are unchanged."""
     v2p = VideoToPose(V2PConfig(image_size=160, width=32, fine_tokens=True)).eval()
-    tuned = with_tuned_encoder(v2p).eval()
-    assert tuned.config.tuned and hasattr(tuned.encoder, "upper") and with_tuned_encoder(tuned) is tuned
+    tuned = grown(v2p, tuned=True).eval()
+    assert tuned.config.tuned and hasattr(tuned.encoder, "upper") and grown(tuned, tuned=True) is tuned
     skeleton = procedural.random_skeleton(0, num_bones=12)
     queries = query_features(skeleton, skeleton.rest_heads)[None]
     images, graph, root = photograph(160)[None], Graph.of([skeleton]), torch.tensor([int(skeleton.roots[0])])

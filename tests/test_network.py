@@ -48,7 +48,7 @@ def wild(seed: int = 0) -> network.Network:
     predicts must not move what the positions determine."""
     torch.manual_seed(seed)
     module = PoseToRotation(SMALL)
-    for p in module.head.parameters():
+    for p in [*module.head.parameters(), *module.hold.parameters()]:
         torch.nn.init.normal_(p, std=1.0)
     return network.Network({"pose2rot": module})
 
@@ -88,6 +88,20 @@ def test_noise_gate_is_shut_on_exact_input_and_opens_with_noise():
     G_ik = forward_kinematics_frames(sk, ik.solve_rotations(sk, noisy_P, ref_p, ref_r))
     multi = ik.joint_kinds(sk)[0] == ik.PROCRUSTES
     assert np.degrees(metrics.geodesic_angle(G[:, multi], G_ik[:, multi])).max() > 1
+
+
+def test_the_hold_gate_moves_to_the_reference_on_noisy_input_only():
+    """A network that trusts the reference fully: with noise every joint takes the
+    reference's local rotation; with exact positions the gate is shut and they are kept."""
+    torch.manual_seed(0)
+    module = PoseToRotation(SMALL)
+    torch.nn.init.constant_(module.hold[1].bias, 20.0)
+    net = network.Network({"pose2rot": module})
+    motion, (sk, ref_p, ref_r, P) = clip(25, 40, 16)
+    noisy = net.pose_to_rotation(sk, ref_p, ref_r, P + np.random.default_rng(0).normal(0, 0.01 * sk.scale, P.shape))
+    assert np.degrees(metrics.geodesic_angle(noisy, ref_r)).max() < 0.1
+    exact = net.pose_to_rotation(sk, ref_p, ref_r, P)
+    assert np.degrees(metrics.geodesic_angle(exact, ik.solve_rotations(sk, P, ref_p, ref_r))).max() < 0.05
 
 
 def forward_kinematics_frames(sk, R):
@@ -199,7 +213,7 @@ def test_training_lowers_the_loss():
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(40):
-        loss = train.rotation_loss(model(inputs, graph)[0], true, graph.valid, inputs.is_root)
+        loss = train.rotation_loss(model(inputs, graph), true, graph.valid, inputs.is_root)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
