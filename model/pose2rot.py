@@ -55,7 +55,7 @@ UP = torch.tensor([0.0, 0.0, 1.0])
 # size) below this is float rounding of exact input: the noise gate stays shut.
 EXACT_MISFIT = 1e-4
 GAIN = 100.0  # 1 cm of misfit on a 1 m rig opens the gate by about tanh(softplus(g))
-HOLD_START = -5.0  # the hold gate's first raw value: shut but for about 1 % at 2 cm of noise
+HOLD_START = -5.0  # the hold gate's first raw value: shut on exact input, about 4 % open at 2 cm of noise
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class P2RConfig(Config):
     attention: str = "gl"  # one of ATTENTION_KINDS (ablations: "global", "full")
     use_reference: bool = True  # ablation: the rest pose stands in for the reference pair
     use_rest: bool = True  # ablation: no rest-pose encoding
-    hold: bool = True  # the gated move toward the reference (checkpoints made before it: false)
+    hold: bool = False  # the gated move toward the reference (`toward_reference`; model.train --hold)
 
     def __post_init__(self):
         super().__post_init__()

@@ -385,13 +385,20 @@ def load_training_state(out: Path, model, optimizer) -> int:
     return step
 
 
-def export_weights(out: Path) -> int:
-    """Write the weights of the training state saved beside `out` to `out`, with the run's
-    json: a fresh checkout has only the (committed) states of its runs. Returns the step."""
+def run_parts(out: Path) -> tuple[nn.ModuleDict, dict]:
+    """The parts of the run whose json is beside `out`, built as its configs say (their
+    weights are in the training state), and that json."""
     info = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     parts = nn.ModuleDict(
         {name: PARTS[name][1](PARTS[name][0].from_dict(info["config"][name])) for name in STAGES[info["stage"]]}
     )
+    return parts, info
+
+
+def export_weights(out: Path) -> int:
+    """Write the weights of the training state saved beside `out` to `out`, with the run's
+    json: a fresh checkout has only the (committed) states of its runs. Returns the step."""
+    parts, info = run_parts(out)
     step = _read_training_state(out, parts)[1]
     save_checkpoint(out, parts, info["stage"], info["training"])
     return step
@@ -440,6 +447,7 @@ def build_parts(args) -> nn.ModuleDict:
                 attention=args.attention,
                 use_reference=not args.no_reference,
                 use_rest=not args.no_rest,
+                hold=args.hold,
             )
         ),
         "video2pose": lambda: VideoToPose(
@@ -466,24 +474,27 @@ def build_parts(args) -> nn.ModuleDict:
                 if name not in loaded and source in has:
                     loaded[name] = load_checkpoint(path, only=(source,))[0][source]
     if "video2pose" in loaded and args.tuned:
-        loaded["video2pose"] = grown(loaded["video2pose"], tuned=True)
-    for name in ("pose2rot", "person2rot"):  # P2Rs made before the hold gate get it
-        if name in loaded:
-            loaded[name] = grown(loaded[name], hold=True)
+        loaded["video2pose"] = grown(loaded["video2pose"], "tuned")
+    for name in ("pose2rot", "person2rot"):
+        if name in loaded and args.hold:
+            loaded[name] = grown(loaded[name], "hold")
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
 
 
-def grown(part: nn.Module, **change) -> nn.Module:
-    """`part` with its config changed by `change` to add something trainable (V2P's
-    `tuned` encoder stages 4-5, P2R's `hold` gate), all else as it was: the addition starts
-    from the pretrained stages or shut, so the output is (all but) unchanged until
-    training moves it."""
-    if all(getattr(part.config, k) == v for k, v in change.items()):
+GROWTHS = {"tuned": "encoder.upper.", "hold": "hold."}  # config switch -> the weights it adds
+
+
+def grown(part: nn.Module, switch: str) -> nn.Module:
+    """`part` with a config switch turned on that adds trainable weights (`GROWTHS`: V2P's
+    `tuned` encoder stages 4-5, P2R's `hold` gate), all else as it was. The addition starts
+    from the pretrained stages, or shut (on exact input; a few % open on noisy input:
+    `HOLD_START`), so the output is unchanged, or all but, until training moves it."""
+    if getattr(part.config, switch):
         return part
-    bigger = type(part)(dataclasses.replace(part.config, **change))
+    bigger = type(part)(dataclasses.replace(part.config, **{switch: True}))
     missing, unexpected = bigger.load_state_dict(part.state_dict(), strict=False)
-    if unexpected or not missing:
-        raise ValueError(f"{change} does not add to this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    if unexpected or not missing or any(not k.startswith(GROWTHS[switch]) for k in missing):
+        raise ValueError(f"{switch} does not only add to this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return bigger
 
 
@@ -498,9 +509,9 @@ def train(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    parts = build_parts(args).to(device)
-    optimizer = torch.optim.AdamW(parts.parameters(), lr=args.lr, weight_decay=1e-4)
     out = Path(args.out)
+    parts = (run_parts(out)[0] if args.resume else build_parts(args)).to(device)  # a run resumes as it began
+    optimizer = torch.optim.AdamW(parts.parameters(), lr=args.lr, weight_decay=1e-4)
     step = load_training_state(out, parts, optimizer) if args.resume else 0
     video = args.stage != "p2r"
     if "video2pose" in parts:
@@ -531,7 +542,7 @@ def train(args) -> dict:
     sizes = ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,} parameters" for name, m in parts.items())
     print(f"{args.stage}: {sizes}", file=sys.stderr, flush=True)
     history, start_time, smoothed = [], time.perf_counter(), None
-    if args.resume and out.with_suffix(".json").is_file():  # one record of the whole run
+    if args.resume:  # one record of the whole run
         earlier = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["training"]
         history = [h for h in earlier.get("history", []) if h["step"] <= step]
         provenance["earlier_commands"] = earlier.get("earlier_commands", []) + [earlier["command"]]
@@ -621,6 +632,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attention", choices=["gl", "global", "full"], default="gl", help="ablation: attention kind")
     parser.add_argument("--no-reference", action="store_true", help="ablation: no reference pair (the rest pose stands in)")
     parser.add_argument("--no-rest", action="store_true", help="ablation: no rest-pose encoding")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="p2r stages: the gated move toward the reference on noisy input (a P2R from --init gets it added)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="data and initialisation seed")
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--val-clips", type=int, default=16)
@@ -648,8 +664,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--tips is a share from 0 to 1, for the p2r stage")
     if args.cache_share and len(args.cache_share) != len(args.cache or []):
         parser.error("--cache-share gives one share per --cache folder")
-    if args.resume and not _state_path(Path(args.out)).is_file():
-        parser.error(f"--resume: no training state at {_state_path(Path(args.out))}")
+    if args.resume:
+        state, run = _state_path(Path(args.out)), Path(args.out).with_suffix(".json")
+        if not state.is_file() or not run.is_file():
+            parser.error(f"--resume: needs the training state {state} and the run's {run}")
+        if json.loads(run.read_text(encoding="utf-8")).get("stage") != args.stage:
+            parser.error(f"--resume: {run} is not a run of stage {args.stage}")
     result = train(args)
     print(json.dumps(result))
     return 0

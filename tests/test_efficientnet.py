@@ -88,8 +88,8 @@ def test_a_trained_v2p_gets_tuned_stages_without_changing_its_output():
     """`model.train --tuned --init` on a V2P trained frozen: the same network, whose
     stages 4-5 are now a trainable copy; its positions and places are unchanged."""
     v2p = VideoToPose(V2PConfig(image_size=160, width=32, fine_tokens=True)).eval()
-    tuned = grown(v2p, tuned=True).eval()
-    assert tuned.config.tuned and hasattr(tuned.encoder, "upper") and grown(tuned, tuned=True) is tuned
+    tuned = grown(v2p, "tuned").eval()
+    assert tuned.config.tuned and hasattr(tuned.encoder, "upper") and grown(tuned, "tuned") is tuned
     skeleton = procedural.random_skeleton(0, num_bones=12)
     queries = query_features(skeleton, skeleton.rest_heads)[None]
     images, graph, root = photograph(160)[None], Graph.of([skeleton]), torch.tensor([int(skeleton.roots[0])])

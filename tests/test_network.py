@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ from model.ik import InputError
 from model.pose2rot import P2RConfig, PoseToRotation
 from model.skeleton import Skeleton
 
-SMALL = P2RConfig(width=32, heads=2, rest_layers=1, ref_layers=1, pose_layers=1, decoder_layers=2)
+SMALL = P2RConfig(width=32, heads=2, rest_layers=1, ref_layers=1, pose_layers=1, decoder_layers=2, hold=True)
 
 
 def untrained(config: P2RConfig = SMALL, seed: int = 0) -> network.Network:
@@ -102,6 +103,23 @@ def test_the_hold_gate_moves_to_the_reference_on_noisy_input_only():
     assert np.degrees(metrics.geodesic_angle(noisy, ref_r)).max() < 0.1
     exact = net.pose_to_rotation(sk, ref_p, ref_r, P)
     assert np.degrees(metrics.geodesic_angle(exact, ik.solve_rotations(sk, P, ref_p, ref_r))).max() < 0.05
+
+
+def test_a_trained_p2r_gets_the_hold_gate_without_changing_its_output_on_exact_input():
+    """`model.train --hold --init` on a P2R made without the gate: the same network plus a
+    gate that starts shut (exact input: the same rotations; noisy: all but the same)."""
+    torch.manual_seed(0)
+    before = PoseToRotation(dataclasses.replace(SMALL, hold=False))
+    torch.nn.init.normal_(before.head[1].weight, std=0.1)
+    after = train.grown(before, "hold")
+    assert after.config.hold and train.grown(after, "hold") is after
+    motion, (sk, ref_p, ref_r, P) = clip(26, 30, 12)
+    noisy = P + np.random.default_rng(0).normal(0, 0.02 * sk.scale, P.shape)
+    for positions, share in ((P, 0.0), (noisy, 0.1)):  # noisy: the gate is a few % open
+        R = [network.Network({"pose2rot": m.eval()}).pose_to_rotation(sk, ref_p, ref_r, positions) for m in (before, after)]
+        moved, rest_of_way = metrics.geodesic_angle(*R), metrics.geodesic_angle(R[0], ref_r)
+        assert (moved <= share * rest_of_way + 1e-9).all()
+    assert moved.max() > 0
 
 
 def forward_kinematics_frames(sk, R):
@@ -224,7 +242,7 @@ def test_training_lowers_the_loss():
 def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):
     out = tmp_path / "p2r.safetensors"
     common = ["--stage", "p2r", "--out", str(out), "--width", "16", "--decoder-layers", "1", "--tokens", "120", "--frames", "6"]
-    assert train.main([*common, "--steps", "2", "--val-every", "2", "--val-clips", "2", "--max-bones", "8"]) == 0
+    assert train.main([*common, "--steps", "2", "--val-every", "2", "--val-clips", "2", "--max-bones", "8", "--hold"]) == 0
     info = json.loads(out.with_suffix(".json").read_text())
     assert info["training"]["command"].startswith("python -m model.train --stage p2r") and info["training"]["data_seed"] == 0
     assert info["training"]["history"][-1]["step"] == 2
@@ -232,9 +250,12 @@ def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):
     resumed = json.loads(out.with_suffix(".json").read_text())["training"]
     assert [h["step"] for h in resumed["history"]] == [2, 3] and resumed["command"].endswith("--resume")
     assert resumed["earlier_commands"] == [info["training"]["command"]]
-    assert network.Network.load(out).parts["pose2rot"].config.width == 16
+    config = network.Network.load(out).parts["pose2rot"].config
+    assert config.width == 16 and config.hold  # a run resumes as it began, without repeating --hold
     with pytest.raises(SystemExit):
         train.main(["--stage", "p2r", "--out", str(tmp_path / "none.safetensors"), "--resume"])
+    with pytest.raises(SystemExit):  # another stage's run
+        train.main(["--stage", "v2p", "--out", str(out), "--resume"])
     # a fresh checkout has the run's state and json only: --export writes the same weights again
     weights, config = load_file(str(out)), out.with_suffix(".json").read_text()
     out.unlink()

@@ -230,7 +230,7 @@ def test_the_person_stage_starts_its_p2r_from_a_p2r_checkpoint():
 
     from model import network, train
 
-    args = argparse.Namespace(stage="person-joint", init=[str(network.PERSON_WEIGHTS), str(network.POSE2ROT_WEIGHTS)])
+    args = argparse.Namespace(stage="person-joint", init=[str(network.PERSON_WEIGHTS), str(network.POSE2ROT_WEIGHTS)], hold=False)
     parts = train.build_parts(args)
     person, p2r = network.Network.load(network.PERSON_WEIGHTS), network.Network.load(network.POSE2ROT_WEIGHTS)
     for name, source in (("person2pose", person.parts["person2pose"]), ("person2rot", p2r.parts["pose2rot"])):
