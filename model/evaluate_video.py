@@ -162,6 +162,14 @@ def hold_scores(clip: VideoClip) -> tuple[float, ...]:
     return scores(clip, forward_kinematics(clip.skeleton, held)[1], held)
 
 
+def label(checkpoint: str, pipelines: list[list[str]]) -> str:
+    """A checkpoint's name in the tables: its stem, or its folder and stem where another
+    checkpoint of the pipelines has the same stem (training runs all save `pose2rot`)."""
+    path = Path(checkpoint)
+    others = {Path(c) for pipeline in pipelines for c in pipeline if Path(c) != path}
+    return f"{path.parent.name}/{path.stem}" if path.stem in {c.stem for c in others} else path.stem
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.evaluate_video", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -184,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
-    chosen = {f"{Path(v).stem} + {Path(r).stem}": (v, r) for v, r in args.pipeline} if args.pipeline else PIPELINES
+    if args.pipeline and len({tuple(map(str, map(Path, p))) for p in args.pipeline}) < len(args.pipeline):
+        parser.error("the same --pipeline twice")
+    named = {f"{label(v, args.pipeline)} + {label(r, args.pipeline)}": (v, r) for v, r in args.pipeline or []}
+    chosen = named or PIPELINES
     kinds = {name: ((v, r), {}) for name, (v, r) in chosen.items()}  # name: (V2P and P2R, Pipeline's options)
     if args.no_crop:
         kinds.update({f"{name}, no crop": (paths, {"crop": False}) for name, paths in chosen.items()})

@@ -233,3 +233,11 @@ def test_shipped_capture_keeps_its_accuracy(rendered):
     )
     assert np.mean(mpjpe) < MPJPE_BOUND_CM and np.mean(e2e) < ROTATION_BOUND_DEG
     assert np.mean(e2e) < RATIO_TO_IK * np.mean(v2p_ik)
+
+
+def test_pipelines_are_named_apart_when_their_checkpoints_share_a_stem():
+    from model.evaluate_video import label
+
+    pipelines = [["w/capture.safetensors", "w/pose2rot.safetensors"], ["w/capture.safetensors", "run/pose2rot.safetensors"]]
+    names = [" + ".join(label(c, pipelines) for c in p) for p in pipelines]
+    assert names == ["capture + w/pose2rot", "capture + run/pose2rot"]
