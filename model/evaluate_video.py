@@ -192,9 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
-    if args.pipeline and len({tuple(map(str, map(Path, p))) for p in args.pipeline}) < len(args.pipeline):
-        parser.error("the same --pipeline twice")
     named = {f"{label(v, args.pipeline)} + {label(r, args.pipeline)}": (v, r) for v, r in args.pipeline or []}
+    if len(named) < len(args.pipeline or []):  # one would replace another in the tables
+        parser.error("two --pipeline get the same name in the tables (the same checkpoints twice?)")
     chosen = named or PIPELINES
     kinds = {name: ((v, r), {}) for name, (v, r) in chosen.items()}  # name: (V2P and P2R, Pipeline's options)
     if args.no_crop:

@@ -510,7 +510,8 @@ def train(args) -> dict:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     out = Path(args.out)
-    parts = (run_parts(out)[0] if args.resume else build_parts(args)).to(device)  # a run resumes as it began
+    run = run_parts(out) if args.resume else None  # a run resumes as it began: its parts and json
+    parts = (run[0] if run else build_parts(args)).to(device)
     optimizer = torch.optim.AdamW(parts.parameters(), lr=args.lr, weight_decay=1e-4)
     step = load_training_state(out, parts, optimizer) if args.resume else 0
     video = args.stage != "p2r"
@@ -542,8 +543,8 @@ def train(args) -> dict:
     sizes = ", ".join(f"{name} {sum(p.numel() for p in m.parameters()):,} parameters" for name, m in parts.items())
     print(f"{args.stage}: {sizes}", file=sys.stderr, flush=True)
     history, start_time, smoothed = [], time.perf_counter(), None
-    if args.resume:  # one record of the whole run
-        earlier = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["training"]
+    if run:  # one record of the whole run
+        earlier = run[1]["training"]
         history = [h for h in earlier.get("history", []) if h["step"] <= step]
         provenance["earlier_commands"] = earlier.get("earlier_commands", []) + [earlier["command"]]
     first_step = step
