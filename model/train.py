@@ -512,7 +512,12 @@ def train(args) -> dict:
     out = Path(args.out)
     run = run_parts(out) if args.resume else None  # a run resumes as it began: its parts and json
     parts = (run[0] if run else build_parts(args)).to(device)
-    optimizer = torch.optim.AdamW(parts.parameters(), lr=args.lr, weight_decay=1e-4)
+    trained = [p for name, p in parts.named_parameters() if not args.train_only or name.startswith(tuple(args.train_only))]
+    if not trained:
+        raise ValueError(f"--train-only {' '.join(args.train_only)}: no weights of {', '.join(parts)} start with these")
+    for p in set(parts.parameters()) - set(trained):
+        p.requires_grad_(False)  # also spares the backward pass through them
+    optimizer = torch.optim.AdamW(trained, lr=args.lr, weight_decay=1e-4)
     step = load_training_state(out, parts, optimizer) if args.resume else 0
     video = args.stage != "p2r"
     if "video2pose" in parts:
@@ -536,6 +541,7 @@ def train(args) -> dict:
         "data_seed": args.seed,
         "git_commit": git_commit(),
         "steps": args.steps,
+        "trained": args.train_only or "all",
         "validation": f"seeds {VALIDATION_SEED}..{VALIDATION_SEED + args.val_clips - 1}"
         + VALIDATION_DATA.get(args.stage, ", rendered")
         + (f" (cached in {args.val_cache}, training clips in {', '.join(args.cache)})" if args.cache else ""),
@@ -569,7 +575,7 @@ def train(args) -> dict:
             loss = rotation_loss(parts["pose2rot"](inputs, graph), true, graph.valid, inputs.is_root)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(parts.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
         step += 1
         smoothed = loss.item() if smoothed is None else 0.95 * smoothed + 0.05 * loss.item()
@@ -638,6 +644,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="p2r stages: the gated move toward the reference on noisy input (a P2R from --init gets it added)",
     )
+    parser.add_argument(
+        "--train-only",
+        nargs="+",
+        metavar="PREFIX",
+        help="train only the weights whose names start with these (e.g. pose2rot.hold.); the rest stay as given",
+    )
     parser.add_argument("--seed", type=int, default=0, help="data and initialisation seed")
     parser.add_argument("--val-every", type=int, default=250)
     parser.add_argument("--val-clips", type=int, default=16)
@@ -669,8 +681,11 @@ def main(argv: list[str] | None = None) -> int:
         state, run = _state_path(Path(args.out)), Path(args.out).with_suffix(".json")
         if not state.is_file() or not run.is_file():
             parser.error(f"--resume: needs the training state {state} and the run's {run}")
-        if json.loads(run.read_text(encoding="utf-8")).get("stage") != args.stage:
+        info = json.loads(run.read_text(encoding="utf-8"))
+        if info.get("stage") != args.stage:
             parser.error(f"--resume: {run} is not a run of stage {args.stage}")
+        if info["training"].get("trained", "all") != (args.train_only or "all"):
+            parser.error(f"--resume: {run} trained {info['training'].get('trained', 'all')}: give the same --train-only")
     result = train(args)
     print(json.dumps(result))
     return 0

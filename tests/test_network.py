@@ -267,6 +267,26 @@ def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):
         train.main(["--export", "--out", str(tmp_path / "none.safetensors")])
 
 
+def test_training_only_some_weights_leaves_the_rest_as_given(tmp_path):
+    """`--train-only pose2rot.hold.`: the gate learns, every other weight is the --init's
+    (so on exact input the result is the --init's, exactly); a resume must say the same."""
+    small = ["--width", "16", "--decoder-layers", "1", "--tokens", "120", "--frames", "6", "--val-clips", "2", "--max-bones", "8"]
+    start, out = tmp_path / "start.safetensors", tmp_path / "gate.safetensors"
+    assert train.main(["--stage", "p2r", "--out", str(start), "--steps", "1", *small]) == 0
+    run = ["--stage", "p2r", "--init", str(start), "--hold", "--lr", "0.1", *small]
+    only = ["--train-only", "pose2rot.hold."]
+    assert train.main([*run, "--out", str(out), "--steps", "2", *only]) == 0
+    assert json.loads(out.with_suffix(".json").read_text())["training"]["trained"] == ["pose2rot.hold."]
+    before, after = load_file(str(start)), load_file(str(out))
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert after["pose2rot.hold.1.weight"].abs().max() > 0  # the gate's weights start at zero
+    with pytest.raises(SystemExit):  # the run's optimizer state holds the gate's weights only
+        train.main([*run, "--out", str(out), "--steps", "3", "--resume"])
+    assert train.main([*run, "--out", str(out), "--steps", "3", "--resume", *only]) == 0
+    with pytest.raises(ValueError, match="no weights"):
+        train.main([*run, "--out", str(tmp_path / "none.safetensors"), "--steps", "1", "--train-only", "nonsense."])
+
+
 # ---- the shipped checkpoint -----------------------------------------------------------
 
 
