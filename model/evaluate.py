@@ -124,6 +124,14 @@ def row_table(rows: list[Row], columns: tuple[str, ...] = COLUMNS) -> str:
     return "\n".join(lines)
 
 
+def label(checkpoint: str, checkpoints: list[str]) -> str:
+    """A checkpoint's name in the tables: its stem, or its folder and stem where another of
+    `checkpoints` has the same stem (training runs all save `pose2rot`)."""
+    path = Path(checkpoint)
+    others = {Path(c) for c in checkpoints if Path(c) != path}
+    return f"{path.parent.name}/{path.stem}" if path.stem in {c.stem for c in others} else path.stem
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -159,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("noise levels must be >= 0")
 
     solvers = {name: SOLVERS[name]() for name in args.solvers}
-    solvers.update({Path(w).stem: network_solver(w) for w in args.weights})
+    named = {label(w, args.weights): w for w in args.weights}
+    if len(named) < len(args.weights) or set(named) & set(args.solvers):  # one would replace another in the tables
+        parser.error("two solvers get the same name in the tables (a checkpoint twice, or one named like a solver)")
+    solvers.update({name: network_solver(w) for name, w in named.items()})
     sections, summary = [], {}
     for set_name in args.sets:
         print(f"loading {set_name} ...", file=sys.stderr, flush=True)

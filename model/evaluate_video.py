@@ -29,7 +29,7 @@ import numpy as np
 from . import humanoid, ik, landmarks, metrics
 from .data import humans
 from .data.evalsets import VideoClip, load_video_set
-from .evaluate import Row, hold_reference, mean_values, row_table
+from .evaluate import Row, hold_reference, label, mean_values, row_table
 from .kinematics import forward_kinematics
 from .network import CAPTURE_WEIGHTS, PERSON_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
 from .pipeline import CaptureOptions, CaptureResult, capture_video, plan_frames
@@ -162,14 +162,6 @@ def hold_scores(clip: VideoClip) -> tuple[float, ...]:
     return scores(clip, forward_kinematics(clip.skeleton, held)[1], held)
 
 
-def label(checkpoint: str, pipelines: list[list[str]]) -> str:
-    """A checkpoint's name in the tables: its stem, or its folder and stem where another
-    checkpoint of the pipelines has the same stem (training runs all save `pose2rot`)."""
-    path = Path(checkpoint)
-    others = {Path(c) for pipeline in pipelines for c in pipeline if Path(c) != path}
-    return f"{path.parent.name}/{path.stem}" if path.stem in {c.stem for c in others} else path.stem
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.evaluate_video", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -192,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
-    named = {f"{label(v, args.pipeline)} + {label(r, args.pipeline)}": (v, r) for v, r in args.pipeline or []}
+    checkpoints = [c for pipeline in args.pipeline or [] for c in pipeline]
+    named = {f"{label(v, checkpoints)} + {label(r, checkpoints)}": (v, r) for v, r in args.pipeline or []}
     if len(named) < len(args.pipeline or []):  # one would replace another in the tables
         parser.error("two --pipeline get the same name in the tables (the same checkpoints twice?)")
     chosen = named or PIPELINES

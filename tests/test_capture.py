@@ -236,8 +236,9 @@ def test_shipped_capture_keeps_its_accuracy(rendered):
 
 
 def test_pipelines_are_named_apart_when_their_checkpoints_share_a_stem():
-    from model.evaluate_video import label
+    from model.evaluate import label
 
     pipelines = [["w/capture.safetensors", "w/pose2rot.safetensors"], ["w/capture.safetensors", "run/pose2rot.safetensors"]]
-    names = [" + ".join(label(c, pipelines) for c in p) for p in pipelines]
+    checkpoints = [c for p in pipelines for c in p]
+    names = [" + ".join(label(c, checkpoints) for c in p) for p in pipelines]
     assert names == ["capture + w/pose2rot", "capture + run/pose2rot"]

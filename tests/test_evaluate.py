@@ -45,3 +45,11 @@ def test_bad_arguments():
         evaluate.main(["--noise", "-1"])
     with pytest.raises(SystemExit):
         evaluate.main(["--sets", "nonsense"])
+    for twice in (["a/p.safetensors", "a/p.safetensors"], ["a/network.safetensors"]):  # a table column replaced
+        with pytest.raises(SystemExit):
+            evaluate.main(["--solvers", "network", "--weights", *twice])
+
+
+def test_checkpoints_of_one_stem_are_named_by_their_folders():
+    runs = ["model/weights/pose2rot.safetensors", "training/p2r-gate/pose2rot.safetensors", "x/capture.safetensors"]
+    assert [evaluate.label(c, runs) for c in runs] == ["weights/pose2rot", "p2r-gate/pose2rot", "capture"]
