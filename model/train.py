@@ -385,6 +385,13 @@ def load_training_state(out: Path, model, optimizer) -> int:
     return step
 
 
+def init_record(checkpoint: str) -> dict:
+    """How an --init checkpoint was made (its commands, and its own --init's, down the
+    line), so that a run's json tells its whole history."""
+    made = json.loads(Path(checkpoint).with_suffix(".json").read_text(encoding="utf-8")).get("training", {})
+    return {"checkpoint": checkpoint, **{k: made[k] for k in ("earlier_commands", "command", "git_commit", "init") if k in made}}
+
+
 def run_parts(out: Path) -> tuple[nn.ModuleDict, dict]:
     """The parts of the run whose json is beside `out`, built as its configs say (their
     weights are in the training state), and that json."""
@@ -553,6 +560,10 @@ def train(args) -> dict:
         earlier = run[1]["training"]
         history = [h for h in earlier.get("history", []) if h["step"] <= step]
         provenance["earlier_commands"] = earlier.get("earlier_commands", []) + [earlier["command"]]
+    if run and "init" in run[1]["training"]:
+        provenance["init"] = run[1]["training"]["init"]
+    elif args.init and not run:
+        provenance["init"] = [init_record(path) for path in args.init]
     first_step = step
     loader = torch.utils.data.DataLoader(
         range(step, args.steps),
