@@ -156,11 +156,13 @@ def test_cached_video_training(tmp_path):
 # ---- Cycles-rendered clips and the shipped checkpoint ---------------------------------
 
 SMALL_SET = ["basic_human.proc@35", "horse.proc@-60", "cmu.01_01@0"]
-# Measured when shipped: MPJPE 22.68 cm, end-to-end 33.04 deg, V2P + IK 49.63 deg; with the
-# default Smoothing of 3 (both smoothed) 32.87 and 49.22 (holding the reference pose: 21.05
-# deg; the video stage is the open problem). An untrained V2P put
-# validation joints about 40 cm off; a P2R that does nothing ties the IK.
-MPJPE_BOUND_CM, ROTATION_BOUND_DEG, RATIO_TO_IK = 26.0, 38.0, 0.8
+# Measured when shipped (the wider network with the hold gate, Smoothing 3): MPJPE 21.73 cm,
+# end-to-end 22.09 deg, V2P + IK 43.53 deg; the capture before it 22.68 cm, 32.87 and 49.22
+# deg. Holding the reference pose is still closer on these three clips (17.45 cm, 21.05
+# deg; over the 23-clip evaluation set the capture is the closer, BENCHMARKS.md), so these
+# bounds guard against regressions rather than beat the do-nothing predictor. An untrained
+# V2P put validation joints about 40 cm off; a P2R that does nothing ties the IK.
+MPJPE_BOUND_CM, ROTATION_BOUND_DEG, RATIO_TO_IK = 24.0, 25.0, 0.6
 
 
 @pytest.fixture(scope="module")
@@ -220,16 +222,18 @@ def test_shipped_capture_keeps_its_accuracy(rendered):
     from model.evaluate_video import Pipeline, evaluate_clip, hold_scores
 
     pipeline = Pipeline(network.CAPTURE_WEIGHTS, network.CAPTURE_WEIGHTS)  # the capture pipeline, from the files
-    mpjpe, e2e, v2p_ik, hold = [], [], [], []
+    mpjpe, e2e, v2p_ik, hold_mpjpe, hold = [], [], [], [], []
     for clip in evalsets.load_video_set(rendered):
         net, solved = evaluate_clip(pipeline, clip)
         mpjpe.append(net[0])
         e2e.append(net[1])
         v2p_ik.append(solved[1])
-        hold.append(hold_scores(clip)[1])
+        held = hold_scores(clip)
+        hold_mpjpe.append(held[0])
+        hold.append(held[1])
     print(
         f"MPJPE {np.mean(mpjpe):.2f} cm, end-to-end {np.mean(e2e):.2f} deg, V2P + IK {np.mean(v2p_ik):.2f} deg, "
-        f"holding the reference {np.mean(hold):.2f} deg"
+        f"holding the reference {np.mean(hold_mpjpe):.2f} cm, {np.mean(hold):.2f} deg"
     )
     assert np.mean(mpjpe) < MPJPE_BOUND_CM and np.mean(e2e) < ROTATION_BOUND_DEG
     assert np.mean(e2e) < RATIO_TO_IK * np.mean(v2p_ik)
