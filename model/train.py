@@ -560,9 +560,9 @@ def train(args) -> dict:
         earlier = run[1]["training"]
         history = [h for h in earlier.get("history", []) if h["step"] <= step]
         provenance["earlier_commands"] = earlier.get("earlier_commands", []) + [earlier["command"]]
-    if run and "init" in run[1]["training"]:
-        provenance["init"] = run[1]["training"]["init"]
-    elif args.init and not run:
+        if "init" in earlier:
+            provenance["init"] = earlier["init"]
+    elif args.init:
         provenance["init"] = [init_record(path) for path in args.init]
     first_step = step
     loader = torch.utils.data.DataLoader(
