@@ -43,9 +43,18 @@ STEM, HEAD, CLASSES = 32, 1280, 1000
 
 
 class SameConv(nn.Conv2d):
-    """Conv2d with TensorFlow's "same" padding, computed from the input size."""
+    """Conv2d with TensorFlow's "same" padding, computed from the input size. Stride 1
+    pads evenly, which the convolution does itself; only a stride-2 convolution's uneven
+    padding costs a padded copy of its input."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.stride == (1, 1):
+            self.padding = tuple(k // 2 for k in self.kernel_size)  # odd kernels: (k - 1) / 2 each side
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == (1, 1):
+            return super().forward(x)
         pads = []
         for size, k, s in zip(x.shape[:-3:-1], self.kernel_size[::-1], self.stride[::-1], strict=True):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)

@@ -96,3 +96,14 @@ def test_a_trained_v2p_gets_tuned_stages_without_changing_its_output():
     before, after = v2p(images, queries, graph, root), tuned(images, queries, graph, root)
     torch.testing.assert_close(after.positions, before.positions)
     torch.testing.assert_close(after.uv, before.uv)
+
+
+@torch.no_grad()
+def test_same_padding_of_stride_one_is_the_explicit_one():
+    """Stride 1 pads inside the convolution; it must equal TensorFlow's explicit "same" pad."""
+    x = torch.randn(2, 8, 13, 10)
+    for kernel in (1, 3, 5):
+        conv = efficientnet.SameConv(8, 8, kernel, 1, groups=8, bias=False)
+        explicit = torch.nn.functional.conv2d(torch.nn.functional.pad(x, [kernel // 2] * 4), conv.weight, groups=8)
+        assert conv(x).shape == x.shape
+        torch.testing.assert_close(conv(x), explicit)
