@@ -61,7 +61,7 @@ from .padding import stack_padded
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
 from .rotations import geodesic_angle
 from .video import prepare_frames
-from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features
+from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features, start_at_reference
 
 ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT, UV_WEIGHT = 0.2, 1.0, 1.0, 0.5, 1.0
 TIPS_DRAW = 7  # the stream (beside each example's seed) that draws whether it has leaf tips
@@ -316,18 +316,24 @@ def video_validation_set(count: int, frames: int, max_bones: int, image_size: in
 
 @torch.no_grad()
 def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
-    """MPJPE (cm at 1 m scale), with a 2D head its error in pixels of the input square
-    (the person path: in % of the landmarks' box), and with P2R the rotation error of the
-    network and of the IK on the same predicted positions and of holding the reference
-    (deg), over the validation clips."""
+    """MPJPE (cm at 1 m scale), the same after a per-frame similarity alignment (the body's
+    shape; beside holding the reference's) and how far the body is turned (deg); with a 2D
+    head its error in pixels of the input square (the person path: in % of the landmarks'
+    box); with P2R the rotation error of the network and of the IK on the same predicted
+    positions and of holding the reference (deg); over the validation clips."""
     parts.eval()
-    mpjpe, pixels, net, ik_deg, hold = [], [], [], [], []
+    mpjpe, shape, turn, hold_shape, pixels, net, ik_deg, hold = [], [], [], [], [], [], [], []
     config = pose_part(parts).config
     size = 100.0 if config.encoder == "landmarks" else config.image_size
     for e in examples:
         batch = video_batch([e], device)
         out, local, inputs = end_to_end(parts, batch, [e], np.array([True]))
+        sk = e["skeleton"]
+        pred, true = (p[0, :, : sk.num_joints].cpu().double().numpy() * sk.scale for p in (out.positions, batch["positions"]))
         mpjpe.append(float((out.positions[0] - batch["positions"][0]).norm(dim=-1).mean()) * 100)
+        shape.append(metrics.pa_mpjpe_cm(pred, true, sk))
+        turn.append(metrics.body_turn_error(pred, true))
+        hold_shape.append(metrics.pa_mpjpe_cm(np.broadcast_to(e["ref_positions"].double().numpy(), true.shape), true, sk))
         if out.uv is not None:
             pixels.append(float((out.uv[0] - batch["uv"][0]).norm(dim=-1).mean()) * size / 2)
         if local is not None:
@@ -336,7 +342,12 @@ def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
             ik_deg.append(metrics.rotation_error(local_rotations(inputs, inputs.first_guess)[0].cpu().double().numpy(), true))
             hold.append(metrics.rotation_error(np.broadcast_to(e["ref_rotations"].double().numpy(), true.shape), true))
     parts.train()
-    result = {"mpjpe_cm": float(np.mean(mpjpe))}
+    result = {
+        "mpjpe_cm": float(np.mean(mpjpe)),
+        "pa_mpjpe_cm": float(np.mean(shape)),
+        "hold_pa_mpjpe_cm": float(np.mean(hold_shape)),
+        "body_turn_deg": float(np.mean(turn)),
+    }
     if pixels:
         result["uv_box_pct" if config.encoder == "landmarks" else "uv_px"] = float(np.mean(pixels))
     if net:
@@ -464,6 +475,7 @@ def build_parts(args) -> nn.ModuleDict:
                 decoder_layers=args.decoder_layers,
                 fine_tokens=args.fine_tokens,
                 tuned=args.tuned,
+                reference_shape=args.reference_shape,
             )
         ),
         "person2pose": lambda: VideoToPose(
@@ -482,6 +494,8 @@ def build_parts(args) -> nn.ModuleDict:
                     loaded[name] = load_checkpoint(path, only=(source,))[0][source]
     if "video2pose" in loaded and args.tuned:
         loaded["video2pose"] = grown(loaded["video2pose"], "tuned")
+    if "video2pose" in loaded and args.reference_shape:
+        loaded["video2pose"] = onto_reference(loaded["video2pose"])
     for name in ("pose2rot", "person2rot"):
         if name in loaded and args.hold:
             loaded[name] = grown(loaded[name], "hold")
@@ -503,6 +517,20 @@ def grown(part: nn.Module, switch: str) -> nn.Module:
     if unexpected or not missing or any(not k.startswith(GROWTHS[switch]) for k in missing):
         raise ValueError(f"{switch} does not only add to this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return bigger
+
+
+def onto_reference(v2p: VideoToPose) -> VideoToPose:
+    """A trained V2P made to place the joints as offsets from the turned reference pose
+    (`V2PConfig.reference_shape`): its encoder, queries and decoder kept, its 3D head's last
+    layer zeroed and a fresh turn head, so it starts by holding the reference."""
+    if v2p.config.reference_shape:
+        return v2p
+    new = VideoToPose(dataclasses.replace(v2p.config, reference_shape=True))
+    missing, unexpected = new.load_state_dict(v2p.state_dict(), strict=False)
+    if unexpected or any(not k.startswith(("turn_joint.", "turn.")) for k in missing):
+        raise ValueError(f"reference_shape adds more than its turn head (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    start_at_reference(new)
+    return new
 
 
 VALIDATION_DATA = {
@@ -626,6 +654,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tuned", action="store_true", help="video stages: the V2P (new or --init) trains the encoder's stages 4-5 too"
+    )
+    parser.add_argument(
+        "--reference-shape",
+        action="store_true",
+        help="video stages: the V2P (new or --init) places the joints as offsets from the reference pose, turned per frame",
     )
     parser.add_argument(
         "--cache", nargs="+", help="video stages: train on the clips cached in these folders (`model.data.video_cache`)"
