@@ -61,7 +61,7 @@ from .padding import stack_padded
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
 from .rotations import geodesic_angle
 from .video import prepare_frames
-from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features, start_at_reference
+from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
 ROOT_WEIGHT, VELOCITY_WEIGHT, POSITION_WEIGHT, WHERE_WEIGHT, UV_WEIGHT = 0.2, 1.0, 1.0, 0.5, 1.0
 TIPS_DRAW = 7  # the stream (beside each example's seed) that draws whether it has leaf tips
@@ -475,7 +475,6 @@ def build_parts(args) -> nn.ModuleDict:
                 decoder_layers=args.decoder_layers,
                 fine_tokens=args.fine_tokens,
                 tuned=args.tuned,
-                reference_shape=args.reference_shape,
             )
         ),
         "person2pose": lambda: VideoToPose(
@@ -494,8 +493,6 @@ def build_parts(args) -> nn.ModuleDict:
                     loaded[name] = load_checkpoint(path, only=(source,))[0][source]
     if "video2pose" in loaded and args.tuned:
         loaded["video2pose"] = grown(loaded["video2pose"], "tuned")
-    if "video2pose" in loaded and args.reference_shape:
-        loaded["video2pose"] = onto_reference(loaded["video2pose"])
     for name in ("pose2rot", "person2rot"):
         if name in loaded and args.hold:
             loaded[name] = grown(loaded[name], "hold")
@@ -517,20 +514,6 @@ def grown(part: nn.Module, switch: str) -> nn.Module:
     if unexpected or not missing or any(not k.startswith(GROWTHS[switch]) for k in missing):
         raise ValueError(f"{switch} does not only add to this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return bigger
-
-
-def onto_reference(v2p: VideoToPose) -> VideoToPose:
-    """A trained V2P made to place the joints as offsets from the turned reference pose
-    (`V2PConfig.reference_shape`): its encoder, queries and decoder kept, its 3D head's last
-    layer zeroed and a fresh turn head, so it starts by holding the reference."""
-    if v2p.config.reference_shape:
-        return v2p
-    new = VideoToPose(dataclasses.replace(v2p.config, reference_shape=True))
-    missing, unexpected = new.load_state_dict(v2p.state_dict(), strict=False)
-    if unexpected or any(not k.startswith(("turn_joint.", "turn.")) for k in missing):
-        raise ValueError(f"reference_shape adds more than its turn head (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    start_at_reference(new)
-    return new
 
 
 VALIDATION_DATA = {
@@ -654,11 +637,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--tuned", action="store_true", help="video stages: the V2P (new or --init) trains the encoder's stages 4-5 too"
-    )
-    parser.add_argument(
-        "--reference-shape",
-        action="store_true",
-        help="video stages: the V2P (new or --init) places the joints as offsets from the reference pose, turned per frame",
     )
     parser.add_argument(
         "--cache", nargs="+", help="video stages: train on the clips cached in these folders (`model.data.video_cache`)"

@@ -20,12 +20,7 @@
 4. A head gives each joint's position in the view frame (DESIGN.md section 3), root at
    the origin, in units of the skeleton's scale; with the pretrained encoder, a second
    head gives where each joint is in the image (x right, y down, -1..1 edge to edge of
-   the network's input square). With `reference_shape`, the 3D head does not place the
-   joints from nothing: the body is the reference pose, turned per frame by a rotation
-   read from all joints together, plus each joint's offset from its reference place
-   (in the body's frame, starting at zero). Before it learns anything it is holding the
-   reference, the baseline a capture must beat, and which way the body faces is one
-   output of its own rather than a pattern spread over every joint's position.
+   the network's input square).
 
 The person path (DESIGN.md section 4) is the same network over other tokens: encoder
 `landmarks` makes one token of each of a person detector's 33 landmarks
@@ -47,14 +42,11 @@ from . import efficientnet, landmarks
 from .attention import Graph
 from .layers import Block, Config
 from .padding import stack_padded
-from .pose2rot import IDENTITY_6D, REST_FEATURES, rest_features
-from .rotations import rot6d_to_matrix
+from .pose2rot import REST_FEATURES, rest_features
 from .skeleton import Skeleton
 
 FREQUENCIES = 6
-EMBEDDED = 3 * (2 * FREQUENCIES + 1)  # a point and its frequency embedding (`_frequency_embedding`)
-QUERY_FEATURES = REST_FEATURES + 2 * EMBEDDED
-REFERENCE = slice(REST_FEATURES + EMBEDDED, REST_FEATURES + EMBEDDED + 3)  # the queries' reference head, root at 0
+QUERY_FEATURES = REST_FEATURES + 2 * 3 * (2 * FREQUENCIES + 1)
 
 
 @dataclass(frozen=True)
@@ -71,7 +63,6 @@ class V2PConfig(Config):
     shared_memory: bool = True  # one key/value projection of the tokens for all decoder layers
     fine_tokens: bool = False  # the pretrained encoder's stride-8 tokens too (5x the tokens, about 2.4x a step's cost)
     tuned: bool = False  # the pretrained encoder's stages 4-5 trained too, from its frozen stage 3
-    reference_shape: bool = False  # positions: the reference pose turned per frame, plus offsets (point 4 above)
 
     def __post_init__(self):
         super().__post_init__()
@@ -275,8 +266,6 @@ class VideoToPose(nn.Module):
             self.memory = nn.Linear(w, 2 * w)
         self.decoder = nn.ModuleList(Block(c, local=i % 2 == 0) for i in range(c.decoder_layers))
         self.head = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 3))
-        if c.reference_shape:
-            start_at_reference(self)
         if c.locates:
             self.head_uv = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU(), nn.Linear(w, 2))
 
@@ -312,31 +301,9 @@ class VideoToPose(nn.Module):
             looked.append(place)
             x = block(x + update, graph)
         positions = self.head(x)
-        if self.config.reference_shape:
-            positions = self.turned(queries[..., REFERENCE], positions, x, graph.valid)
         root_position = positions.gather(2, root.view(B, 1, 1, 1).expand(B, T, 1, 3))
         uv = self.head_uv(x) if self.config.locates else None
         return V2POutput(positions - root_position, uv, torch.stack(looked))
-
-    def turned(self, reference: torch.Tensor, offsets: torch.Tensor, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Reference heads (B, J, 3) plus offsets (B, T, J, 3), turned by each frame's
-        rotation, which a head reads from the mean over the skeleton's joints of their
-        features x (B, T, J, D)."""
-        weight = valid[:, None, :, None].to(x)
-        pooled = (self.turn_joint(x) * weight).sum(2) / weight.sum(2)
-        turn = rot6d_to_matrix(self.turn(pooled) + IDENTITY_6D.to(x))  # (B, T, 3, 3)
-        return (reference[:, None] + offsets) @ turn.transpose(-1, -2)
-
-
-def start_at_reference(v2p: VideoToPose) -> None:
-    """Give `v2p` a fresh turn head, and zero offsets: it holds the reference pose (turned
-    by the identity) until it learns. Also what makes a trained V2P's head into offsets."""
-    w = v2p.config.width
-    v2p.turn_joint = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, w), nn.GELU())
-    v2p.turn = nn.Linear(w, 6)
-    for layer in (v2p.turn, v2p.head[-1]):
-        nn.init.zeros_(layer.weight)
-        nn.init.zeros_(layer.bias)
 
 
 def collate_queries(items: list[torch.Tensor]) -> torch.Tensor:

@@ -14,7 +14,7 @@ from model import network, train
 from model.data import evalsets, procedural, video_cache
 from model.ik import InputError
 from model.kinematics import forward_kinematics
-from model.pose2rot import IDENTITY_6D, P2RConfig, PoseToRotation
+from model.pose2rot import P2RConfig, PoseToRotation
 from model.video import prepare_frames
 from model.video2pose import V2PConfig, VideoToPose
 
@@ -89,42 +89,14 @@ def test_joint_training_lowers_the_loss():
     assert not torch.equal(before, parts["video2pose"].head[-1].weight)
 
 
-def test_v2p_onto_the_reference_holds_it_until_trained_and_turns_it():
-    """`--reference-shape` on a trained V2P: its joints are the reference pose (root at
-    the origin, in scale units), its 2D head unchanged; the turn head rotates that body
-    whole; the offsets and the turn both get gradients."""
-    torch.manual_seed(0)
-    v2p = VideoToPose(SMALL_V2P)
-    torch.nn.init.normal_(v2p.head[-1].weight, std=0.1)  # as if trained
-    onto = train.onto_reference(v2p)
-    assert onto.config.reference_shape and train.onto_reference(onto) is onto
-    examples = train.video_examples([21, 22], 4, 12, SMALL_V2P.image_size)  # two rigs: padded joints in the batch
-    batch = train.video_batch(examples, "cpu")
-    args = (batch["images"], batch["queries"], batch["graph"], batch["root"])
-    before, after = v2p(*args), onto(*args)
-    assert not torch.allclose(after.positions, before.positions)
-    torch.testing.assert_close(after.uv, before.uv)
-    for b, e in enumerate(examples):
-        sk, ref = e["skeleton"], e["ref_positions"]
-        held = (ref - ref[sk.roots[0]]) / sk.scale
-        torch.testing.assert_close(after.positions[b, :, : sk.num_joints], held.expand(4, -1, -1), atol=1e-5, rtol=0)
-        with torch.no_grad():  # a turn of 90 deg about the view's z
-            onto.turn.bias.copy_(torch.tensor([0.0, 1.0, 0.0, -1.0, 0.0, 0.0]) - IDENTITY_6D)  # columns: x -> y, y -> -x
-            turned = onto(*args).positions[b, :, : sk.num_joints]
-            onto.turn.bias.zero_()
-        torch.testing.assert_close(
-            turned, torch.stack([-held[:, 1], held[:, 0], held[:, 2]], -1).expand(4, -1, -1), atol=1e-5, rtol=0
-        )
-    (onto(*args).positions - batch["positions"]).square().sum().backward()  # the position loss
-    assert onto.turn.weight.grad.abs().sum() > 0 and onto.head[-1].weight.grad.abs().sum() > 0
-
-
 def test_video_training_stages_write_checkpoints(tmp_path):
     small = ["--width", "16", "--image-size", "32", "--frames", "4", "--clips", "2", "--max-bones", "8", "--val-clips", "1"]
     v2p = tmp_path / "v2p.safetensors"
     assert train.main(["--stage", "v2p", "--out", str(v2p), "--steps", "2", "--val-every", "2", *small]) == 0
     info = json.loads(v2p.with_suffix(".json").read_text())
-    assert info["stage"] == "v2p" and "mpjpe_cm" in info["training"]["history"][-1]
+    assert info["stage"] == "v2p" and {"mpjpe_cm", "pa_mpjpe_cm", "hold_pa_mpjpe_cm", "body_turn_deg"} <= set(
+        info["training"]["history"][-1]
+    )
     p2r = tmp_path / "p2r.safetensors"
     assert train.main(["--stage", "p2r", "--out", str(p2r), "--steps", "1", "--tokens", "60", *small[:2], *small[4:]]) == 0
     joint = tmp_path / "joint.safetensors"
