@@ -329,11 +329,13 @@ def validate_video(parts: nn.ModuleDict, examples: list[dict], device) -> dict:
         batch = video_batch([e], device)
         out, local, inputs = end_to_end(parts, batch, [e], np.array([True]))
         sk = e["skeleton"]
-        pred, true = (p[0, :, : sk.num_joints].cpu().double().numpy() * sk.scale for p in (out.positions, batch["positions"]))
-        mpjpe.append(float((out.positions[0] - batch["positions"][0]).norm(dim=-1).mean()) * 100)
-        shape.append(metrics.pa_mpjpe_cm(pred, true, sk))
-        turn.append(metrics.body_turn_error(pred, true))
-        hold_shape.append(metrics.pa_mpjpe_cm(np.broadcast_to(e["ref_positions"].double().numpy(), true.shape), true, sk))
+        in_units = (h[0, :, : sk.num_joints].cpu().double().numpy() * sk.scale for h in (out.positions, batch["positions"]))
+        heads, true_heads = in_units
+        mpjpe.append(metrics.mpjpe_cm(heads, true_heads, sk))
+        shape.append(metrics.pa_mpjpe_cm(heads, true_heads, sk))
+        turn.append(metrics.body_turn_error(heads, true_heads))
+        held = np.broadcast_to(e["ref_positions"].double().numpy(), true_heads.shape)
+        hold_shape.append(metrics.pa_mpjpe_cm(held, true_heads, sk))
         if out.uv is not None:
             pixels.append(float((out.uv[0] - batch["uv"][0]).norm(dim=-1).mean()) * size / 2)
         if local is not None:
