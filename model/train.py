@@ -148,6 +148,22 @@ def position_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor) -
     return (((pred - true).square().sum(-1) + 1e-8).sqrt() * weight).sum() / (weight.sum() * pred.shape[1])
 
 
+def shape_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean joint distance (B, T, J, 3) after turning the truth onto the prediction frame by
+    frame, both centred on their real joints: the body's shape whichever way it faces. Where
+    one view leaves the facing open, the position loss pulls the limbs toward an average of
+    the facings; this loss does not. The best turn (Kabsch) is not differentiated: at the
+    optimum the loss's gradient through it is zero."""
+    weight = valid.float()[:, None, :, None]
+    P, Q = ((x - (x * weight).sum(2, keepdim=True) / weight.sum(2, keepdim=True)) * weight for x in (pred, true))
+    with torch.no_grad():  # Q @ R ~ P (row vectors), a rotation, never a reflection
+        U, _, Vt = torch.linalg.svd(Q.transpose(-1, -2) @ P)
+        flip = torch.ones_like(U[..., 0])
+        flip[..., 2] = torch.sign(torch.det(U @ Vt))
+        R = (U * flip[..., None, :]) @ Vt
+    return position_loss(P, Q @ R, valid)
+
+
 def where_loss(where: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     """Distance between where each localising head looked (L, B, T, J, 2) and where the
     joint is in the image (B, T, J, 2), over joints inside the image: it teaches the
@@ -293,15 +309,17 @@ def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_pre
     return out, local, inputs
 
 
-def video_loss(out, batch: dict) -> torch.Tensor:
-    """3D positions, where the localising heads looked and, with a 2D head, the joints'
-    places in the image (all distances in the targets' units)."""
+def video_loss(out, batch: dict, shape_weight: float = 0.0) -> torch.Tensor:
+    """3D positions, where the localising heads looked, with a 2D head the joints' places in
+    the image and, by `shape_weight`, the body's shape (all distances in the targets' units)."""
     valid = batch["graph"].valid
     loss = POSITION_WEIGHT * position_loss(out.positions, batch["positions"], valid) + WHERE_WEIGHT * where_loss(
         out.looked, batch["uv"]
     )
     if out.uv is not None:
         loss = loss + UV_WEIGHT * position_loss(out.uv, batch["uv"], valid)
+    if shape_weight:
+        loss = loss + shape_weight * shape_loss(out.positions, batch["positions"], valid)
     return loss
 
 
@@ -468,6 +486,7 @@ def build_parts(args) -> nn.ModuleDict:
                 use_reference=not args.no_reference,
                 use_rest=not args.no_rest,
                 hold=args.hold,
+                doubt=args.doubt,
             )
         ),
         "video2pose": lambda: VideoToPose(
@@ -496,19 +515,21 @@ def build_parts(args) -> nn.ModuleDict:
     if "video2pose" in loaded and args.tuned:
         loaded["video2pose"] = grown(loaded["video2pose"], "tuned")
     for name in ("pose2rot", "person2rot"):
-        if name in loaded and args.hold:
-            loaded[name] = grown(loaded[name], "hold")
+        for switch in ("hold", "doubt"):
+            if name in loaded and getattr(args, switch):
+                loaded[name] = grown(loaded[name], switch)
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
 
 
-GROWTHS = {"tuned": "encoder.upper.", "hold": "hold."}  # config switch -> the weights it adds
+GROWTHS = {"tuned": "encoder.upper.", "hold": "hold.", "doubt": "doubt."}  # config switch -> the weights it adds
 
 
 def grown(part: nn.Module, switch: str) -> nn.Module:
     """`part` with a config switch turned on that adds trainable weights (`GROWTHS`: V2P's
-    `tuned` encoder stages 4-5, P2R's `hold` gate), all else as it was. The addition starts
-    from the pretrained stages, or shut (on exact input; a few % open on noisy input:
-    `HOLD_START`), so the output is unchanged, or all but, until training moves it."""
+    `tuned` encoder stages 4-5, P2R's `hold` and `doubt` gates), all else as it was. The
+    addition starts from the pretrained stages, or shut (the hold gate on exact input, a few %
+    open on noisy input: `HOLD_START`; the doubt gate to 6e-6: `DOUBT_START`), so the output
+    is unchanged, or all but, until training moves it."""
     if getattr(part.config, switch):
         return part
     bigger = type(part)(dataclasses.replace(part.config, **{switch: True}))
@@ -591,7 +612,7 @@ def train(args) -> dict:
         if video:
             batch = video_batch(data["examples"], device)
             out_v2p, local, inputs = end_to_end(parts, batch, data["examples"], data["feed"])
-            loss = video_loss(out_v2p, batch)
+            loss = video_loss(out_v2p, batch, args.shape)
             if local is not None:
                 loss = loss + rotation_loss(local, batch["rotations"], batch["graph"].valid, inputs.is_root)
         else:
@@ -647,6 +668,9 @@ def main(argv: list[str] | None = None) -> int:
         "--cache-share", nargs="+", type=float, help="with several --cache: the share of batches from each (default: by size)"
     )
     parser.add_argument("--val-cache", help="with --cache: the cached validation clips (`video_cache --validation`)")
+    parser.add_argument(
+        "--shape", type=float, default=0.0, help="video stages: weight of the body-shape loss (`shape_loss`) beside the others"
+    )
     parser.add_argument("--warmup", type=int, default=500, help="joint stage: steps until P2R sees only predictions")
     parser.add_argument(
         "--init", nargs="+", default=[], help="start from the parts in these checkpoints (the last one that has a part gives it)"
@@ -667,6 +691,11 @@ def main(argv: list[str] | None = None) -> int:
         "--hold",
         action="store_true",
         help="p2r stages: the gated move toward the reference on noisy input (a P2R from --init gets it added)",
+    )
+    parser.add_argument(
+        "--doubt",
+        action="store_true",
+        help="p2r stages: the gated return of twist and leaves to the IK's, on any input (a P2R from --init gets it added)",
     )
     parser.add_argument(
         "--train-only",

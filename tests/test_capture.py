@@ -89,6 +89,32 @@ def test_joint_training_lowers_the_loss():
     assert not torch.equal(before, parts["video2pose"].head[-1].weight)
 
 
+def test_the_shape_loss_sees_the_shape_whichever_way_the_body_faces():
+    """`train.shape_loss`: nothing for the true body turned any way per frame (and moved),
+    about the position loss's figure for a changed shape facing the right way, padding ignored,
+    and a gradient that moves the prediction toward the truth's shape."""
+    from model.rotations import axis_angle_to_matrix
+
+    rng = np.random.default_rng(0)
+    true = torch.tensor(rng.normal(size=(2, 5, 9, 3)), dtype=torch.float32)
+    valid = torch.ones(2, 9, dtype=torch.bool)
+    valid[1, 7:] = False  # the second clip has 7 joints
+    turns = axis_angle_to_matrix(torch.tensor(rng.normal(size=(2, 5, 1, 3)), dtype=torch.float32))
+    turned = (turns @ true[..., None])[..., 0] + 3.0
+    turned[1, :, 7:] = 100.0  # padding: whatever is there does not count
+    assert train.shape_loss(turned, true, valid) < 1e-3  # (the distance's own epsilon is 1e-4)
+    assert train.position_loss(turned, true, valid) > 1.0
+    changed = true + torch.tensor(rng.normal(0, 0.05, true.shape), dtype=torch.float32)
+    changed = changed - changed[:, :, :7].mean(2, keepdim=True) + true[:, :, :7].mean(2, keepdim=True)
+    valid7 = valid.clone()
+    valid7[0, 7:] = False
+    shape, position = train.shape_loss(changed, true, valid7), train.position_loss(changed, true, valid7)
+    assert 0.7 * position < shape <= position  # (a small turn fits some of the noise)
+    pred = turned.clone().requires_grad_(True)
+    (train.shape_loss(pred + torch.tensor(rng.normal(0, 0.1, true.shape), dtype=torch.float32), true, valid)).backward()
+    assert pred.grad[0].abs().sum() > 0 and pred.grad[1, :, 7:].abs().sum() == 0
+
+
 def test_video_training_stages_write_checkpoints(tmp_path):
     small = ["--width", "16", "--image-size", "32", "--frames", "4", "--clips", "2", "--max-bones", "8", "--val-clips", "1"]
     v2p = tmp_path / "v2p.safetensors"
@@ -100,7 +126,8 @@ def test_video_training_stages_write_checkpoints(tmp_path):
     p2r = tmp_path / "p2r.safetensors"
     assert train.main(["--stage", "p2r", "--out", str(p2r), "--steps", "1", "--tokens", "60", *small[:2], *small[4:]]) == 0
     joint = tmp_path / "joint.safetensors"
-    assert train.main(["--stage", "joint", "--init", str(v2p), str(p2r), "--out", str(joint), "--steps", "2", *small]) == 0
+    shaped = ["--shape", "1", *small]
+    assert train.main(["--stage", "joint", "--init", str(v2p), str(p2r), "--out", str(joint), "--steps", "2", *shaped]) == 0
     info = json.loads(joint.with_suffix(".json").read_text())
     assert info["stage"] == "joint" and {"network_deg", "ik_deg", "mpjpe_cm"} <= set(info["training"]["history"][-1])
     sk, video, ref_p, ref_r = example(frames=4)
