@@ -60,7 +60,6 @@ UP = torch.tensor([0.0, 0.0, 1.0])
 EXACT_MISFIT = 1e-4
 GAIN = 100.0  # 1 cm of misfit on a 1 m rig opens the gate by about tanh(softplus(g))
 HOLD_START = -5.0  # the hold gate's first raw value: shut on exact input, about 4 % open at 2 cm of noise
-DOUBT_START = -12.0  # the doubt gate's first raw value: the network's twist and leaves kept whole (to 6e-6)
 
 
 @dataclass(frozen=True)
@@ -258,10 +257,10 @@ class PoseToRotation(nn.Module):
             self.hold = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 1))
             nn.init.zeros_(self.hold[1].weight)
             nn.init.constant_(self.hold[1].bias, HOLD_START)
-        if c.doubt:  # raw doubt in its own twist and leaves (`compose`)
+        if c.doubt:  # doubt in its own twist and leaves (`compose`): none at first
             self.doubt = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 1))
             nn.init.zeros_(self.doubt[1].weight)
-            nn.init.constant_(self.doubt[1].bias, DOUBT_START)
+            nn.init.zeros_(self.doubt[1].bias)
 
     def forward(self, inputs: Inputs, graph: Graph) -> torch.Tensor:
         """Padded batch -> local rotations (B, T, J, 3, 3)."""
@@ -276,7 +275,8 @@ class PoseToRotation(nn.Module):
             x = block(x, graph, rest)
         for block in self.decoder:
             x = block(x, graph, rest, ref)
-        keep = 1 - torch.sigmoid(self.doubt(x)[..., 0]) if self.config.doubt else None
+        # Clamped, not squashed: at its start (exactly 0) the gate still takes gradient.
+        keep = 1 - self.doubt(x)[..., 0].clamp(0, 1) if self.config.doubt else None
         local = local_rotations(inputs, compose(inputs, self.head(x), keep))
         return toward_reference(inputs, local, self.hold(x)[..., 0]) if self.config.hold else local
 

@@ -528,8 +528,8 @@ def grown(part: nn.Module, switch: str) -> nn.Module:
     """`part` with a config switch turned on that adds trainable weights (`GROWTHS`: V2P's
     `tuned` encoder stages 4-5, P2R's `hold` and `doubt` gates), all else as it was. The
     addition starts from the pretrained stages, or shut (the hold gate on exact input, a few %
-    open on noisy input: `HOLD_START`; the doubt gate to 6e-6: `DOUBT_START`), so the output
-    is unchanged, or all but, until training moves it."""
+    open on noisy input: `HOLD_START`; the doubt gate on any input), so the output is
+    unchanged, or all but, until training moves it."""
     if getattr(part.config, switch):
         return part
     bigger = type(part)(dataclasses.replace(part.config, **{switch: True}))

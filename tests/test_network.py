@@ -51,8 +51,8 @@ def wild(seed: int = 0) -> network.Network:
     module = PoseToRotation(SMALL)
     for p in [*module.head.parameters(), *module.hold.parameters()]:
         torch.nn.init.normal_(p, std=1.0)
-    for p in module.doubt.parameters():  # partly open, somewhere between keeping and dropping the heads' guesses
-        torch.nn.init.normal_(p, std=0.1)
+    torch.nn.init.normal_(module.doubt[1].weight, std=0.1)  # partly open: keeping and dropping some of the heads' guesses
+    torch.nn.init.constant_(module.doubt[1].bias, 0.5)
     return network.Network({"pose2rot": module})
 
 
@@ -117,20 +117,20 @@ def test_the_doubt_gate_returns_twist_and_leaves_to_the_ik_keeping_the_positions
     motion, (sk, ref_p, ref_r, P) = clip(27, 40, 16)
     ik_R = ik.solve_rotations(sk, P, ref_p, ref_r)
     angles = {}
-    for raw in (20.0, 0.0, -20.0):
+    for raw in (1.0, 0.5, 0.0):
         torch.nn.init.constant_(module.doubt[1].bias, raw)
         R = network.Network({"pose2rot": module}).pose_to_rotation(sk, ref_p, ref_r, P)
         angles[raw] = metrics.geodesic_angle(R, ik_R)
-    assert np.degrees(angles[20.0]).max() < 0.05
-    free = angles[-20.0] > np.radians(2)  # twists and leaves that the heads move
-    assert free.sum() > 100 and 0.4 < np.median(angles[0.0][free] / angles[-20.0][free]) < 0.6
+    assert np.degrees(angles[1.0]).max() < 0.05
+    free = angles[0.0] > np.radians(2)  # twists and leaves that the heads move
+    assert free.sum() > 100 and 0.4 < np.median(angles[0.5][free] / angles[0.0][free]) < 0.6
 
 
 @pytest.mark.parametrize("switch", ["hold", "doubt"])
 def test_a_trained_p2r_gets_a_gate_without_changing_its_output_on_exact_input(switch):
     """`model.train --hold/--doubt --init` on a P2R made without the gate: the same network
     plus a gate that starts shut (the hold gate: exactly on exact input, a few % open on noisy
-    input; the doubt gate: to 6e-6 on any input)."""
+    input; the doubt gate: exactly, on any input)."""
     torch.manual_seed(0)
     before = PoseToRotation(dataclasses.replace(SMALL, **{switch: False}))
     torch.nn.init.normal_(before.head[1].weight, std=0.1)
@@ -138,13 +138,14 @@ def test_a_trained_p2r_gets_a_gate_without_changing_its_output_on_exact_input(sw
     assert getattr(after.config, switch) and train.grown(after, switch) is after
     motion, (sk, ref_p, ref_r, P) = clip(26, 30, 12)
     noisy = P + np.random.default_rng(0).normal(0, 0.02 * sk.scale, P.shape)
-    shares = {"hold": (0.0, 0.1), "doubt": (1e-5, 1e-5)}[switch]
+    shares = {"hold": (0.0, 0.1), "doubt": (0.0, 0.0)}[switch]
     rounding = {"hold": 1e-9, "doubt": 2e-5}[switch]  # the doubt gate's float32 arithmetic runs on exact input too
     for positions, share in zip((P, noisy), shares, strict=True):
         R = [network.Network({"pose2rot": m.eval()}).pose_to_rotation(sk, ref_p, ref_r, positions) for m in (before, after)]
         moved, rest_of_way = metrics.geodesic_angle(*R), metrics.geodesic_angle(R[0], ref_r)
         assert (moved <= share * rest_of_way + rounding).all()
-    assert moved.max() > 0
+    if switch == "hold":
+        assert moved.max() > 0  # with noise the hold gate starts a few % open
 
 
 def forward_kinematics_frames(sk, R):
