@@ -22,10 +22,6 @@ Positions fix much of a pose exactly; the network never relearns that part
      rig can take, growing with noise) and g the network's estimate of how much to
      trust them; on exact input the gate is exactly closed.
    The local rotations follow from the world frames: R_j = (B_p^T B_j)^T G_p^T G_j;
-   with `doubt`, a third gate, open on any input, keeps only a share of the twist and of
-   the leaf rotation and leaves the rest at the IK's (the reference's): where the network
-   is unsure of what positions leave open, the reference is the safer guess, and the
-   positions stay reproduced exactly either way;
 4. with noisy input, each local rotation moves toward the reference's by a share that a
    second gate of the same form gives (`hold`): a bone short beside the noise (a finger,
    a face bone) has positions that say next to nothing about it, and there the reference
@@ -75,7 +71,6 @@ class P2RConfig(Config):
     use_reference: bool = True  # ablation: the rest pose stands in for the reference pair
     use_rest: bool = True  # ablation: no rest-pose encoding
     hold: bool = False  # the gated move toward the reference (`toward_reference`; model.train --hold)
-    doubt: bool = False  # the gated return of twist and leaves to the IK's (`compose`; model.train --doubt)
 
     def __post_init__(self):
         super().__post_init__()
@@ -257,10 +252,6 @@ class PoseToRotation(nn.Module):
             self.hold = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 1))
             nn.init.zeros_(self.hold[1].weight)
             nn.init.constant_(self.hold[1].bias, HOLD_START)
-        if c.doubt:  # doubt in its own twist and leaves (`compose`): none at first
-            self.doubt = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, 1))
-            nn.init.zeros_(self.doubt[1].weight)
-            nn.init.zeros_(self.doubt[1].bias)
 
     def forward(self, inputs: Inputs, graph: Graph) -> torch.Tensor:
         """Padded batch -> local rotations (B, T, J, 3, 3)."""
@@ -275,9 +266,7 @@ class PoseToRotation(nn.Module):
             x = block(x, graph, rest)
         for block in self.decoder:
             x = block(x, graph, rest, ref)
-        # Clamped, not squashed: at its start (exactly 0) the gate still takes gradient.
-        keep = 1 - self.doubt(x)[..., 0].clamp(0, 1) if self.config.doubt else None
-        local = local_rotations(inputs, compose(inputs, self.head(x), keep))
+        local = local_rotations(inputs, compose(inputs, self.head(x)))
         return toward_reference(inputs, local, self.hold(x)[..., 0]) if self.config.hold else local
 
 
@@ -288,18 +277,14 @@ def noise_gate(misfit: torch.Tensor, trust: torch.Tensor) -> torch.Tensor:
     return torch.tanh(GAIN * opened * nn.functional.softplus(trust))
 
 
-def compose(inputs: Inputs, out: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+def compose(inputs: Inputs, out: torch.Tensor) -> torch.Tensor:
     """The IK's world frames with what the head predicts (B, T, J, 12) applied where the
-    positions leave it open, the twist and leaf rotations scaled by `keep` (B, T, J) in
-    [0, 1] where given: world frames (B, T, J, 3, 3)."""
+    positions leave it open: world frames (B, T, J, 3, 3)."""
     kind = inputs.kind[:, None, :, None, None]
     a, b = out[..., HEAD_TWIST].unbind(-1)
     twist = torch.atan2(b, 1 + a) * (inputs.kind[:, None] == ik.SWING)
-    leaf = rot6d_to_matrix(out[..., HEAD_LEAF] + IDENTITY_6D.to(out))
-    if keep is not None:
-        twist = twist * keep
-        leaf = axis_angle_to_matrix(matrix_to_axis_angle(leaf) * keep[..., None])
     G = axis_angle_to_matrix(inputs.axis * twist[..., None]) @ inputs.first_guess
+    leaf = rot6d_to_matrix(out[..., HEAD_LEAF] + IDENTITY_6D.to(out))
     gate = noise_gate(inputs.misfit, out[..., HEAD_GATE][..., 0])
     fix = axis_angle_to_matrix(out[..., HEAD_FIX] * gate[..., None])
     return G @ torch.where(kind == ik.LEAF, leaf, fix)

@@ -486,7 +486,6 @@ def build_parts(args) -> nn.ModuleDict:
                 use_reference=not args.no_reference,
                 use_rest=not args.no_rest,
                 hold=args.hold,
-                doubt=args.doubt,
             )
         ),
         "video2pose": lambda: VideoToPose(
@@ -515,21 +514,19 @@ def build_parts(args) -> nn.ModuleDict:
     if "video2pose" in loaded and args.tuned:
         loaded["video2pose"] = grown(loaded["video2pose"], "tuned")
     for name in ("pose2rot", "person2rot"):
-        for switch in ("hold", "doubt"):
-            if name in loaded and getattr(args, switch):
-                loaded[name] = grown(loaded[name], switch)
+        if name in loaded and args.hold:
+            loaded[name] = grown(loaded[name], "hold")
     return nn.ModuleDict({name: loaded[name] if name in loaded else fresh[name]() for name in STAGES[args.stage]})
 
 
-GROWTHS = {"tuned": "encoder.upper.", "hold": "hold.", "doubt": "doubt."}  # config switch -> the weights it adds
+GROWTHS = {"tuned": "encoder.upper.", "hold": "hold."}  # config switch -> the weights it adds
 
 
 def grown(part: nn.Module, switch: str) -> nn.Module:
     """`part` with a config switch turned on that adds trainable weights (`GROWTHS`: V2P's
-    `tuned` encoder stages 4-5, P2R's `hold` and `doubt` gates), all else as it was. The
-    addition starts from the pretrained stages, or shut (the hold gate on exact input, a few %
-    open on noisy input: `HOLD_START`; the doubt gate on any input), so the output is
-    unchanged, or all but, until training moves it."""
+    `tuned` encoder stages 4-5, P2R's `hold` gate), all else as it was. The addition starts
+    from the pretrained stages, or shut (on exact input; a few % open on noisy input:
+    `HOLD_START`), so the output is unchanged, or all but, until training moves it."""
     if getattr(part.config, switch):
         return part
     bigger = type(part)(dataclasses.replace(part.config, **{switch: True}))
@@ -691,11 +688,6 @@ def main(argv: list[str] | None = None) -> int:
         "--hold",
         action="store_true",
         help="p2r stages: the gated move toward the reference on noisy input (a P2R from --init gets it added)",
-    )
-    parser.add_argument(
-        "--doubt",
-        action="store_true",
-        help="p2r stages: the gated return of twist and leaves to the IK's, on any input (a P2R from --init gets it added)",
     )
     parser.add_argument(
         "--train-only",

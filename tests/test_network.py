@@ -12,7 +12,7 @@ from model.ik import InputError
 from model.pose2rot import P2RConfig, PoseToRotation
 from model.skeleton import Skeleton
 
-SMALL = P2RConfig(width=32, heads=2, rest_layers=1, ref_layers=1, pose_layers=1, decoder_layers=2, hold=True, doubt=True)
+SMALL = P2RConfig(width=32, heads=2, rest_layers=1, ref_layers=1, pose_layers=1, decoder_layers=2, hold=True)
 
 
 def untrained(config: P2RConfig = SMALL, seed: int = 0) -> network.Network:
@@ -51,8 +51,6 @@ def wild(seed: int = 0) -> network.Network:
     module = PoseToRotation(SMALL)
     for p in [*module.head.parameters(), *module.hold.parameters()]:
         torch.nn.init.normal_(p, std=1.0)
-    torch.nn.init.normal_(module.doubt[1].weight, std=0.1)  # partly open: keeping and dropping some of the heads' guesses
-    torch.nn.init.constant_(module.doubt[1].bias, 0.5)
     return network.Network({"pose2rot": module})
 
 
@@ -107,45 +105,21 @@ def test_the_hold_gate_moves_to_the_reference_on_noisy_input_only():
     assert np.degrees(metrics.geodesic_angle(exact, ik.solve_rotations(sk, P, ref_p, ref_r))).max() < 0.05
 
 
-def test_the_doubt_gate_returns_twist_and_leaves_to_the_ik_keeping_the_positions():
-    """A network that doubts itself fully: with exact positions its result is the IK's, however
-    wild its twist and leaf heads; half doubt keeps about half of the twist and leaf angles
-    (about: a local rotation also carries its parent's change)."""
+def test_a_trained_p2r_gets_the_hold_gate_without_changing_its_output_on_exact_input():
+    """`model.train --hold --init` on a P2R made without the gate: the same network plus a
+    gate that starts shut (exact input: the same rotations; noisy: all but the same)."""
     torch.manual_seed(0)
-    module = PoseToRotation(SMALL)
-    torch.nn.init.normal_(module.head[1].weight, std=1.0)
-    motion, (sk, ref_p, ref_r, P) = clip(27, 40, 16)
-    ik_R = ik.solve_rotations(sk, P, ref_p, ref_r)
-    angles = {}
-    for raw in (1.0, 0.5, 0.0):
-        torch.nn.init.constant_(module.doubt[1].bias, raw)
-        R = network.Network({"pose2rot": module}).pose_to_rotation(sk, ref_p, ref_r, P)
-        angles[raw] = metrics.geodesic_angle(R, ik_R)
-    assert np.degrees(angles[1.0]).max() < 0.05
-    free = angles[0.0] > np.radians(2)  # twists and leaves that the heads move
-    assert free.sum() > 100 and 0.4 < np.median(angles[0.5][free] / angles[0.0][free]) < 0.6
-
-
-@pytest.mark.parametrize("switch", ["hold", "doubt"])
-def test_a_trained_p2r_gets_a_gate_without_changing_its_output_on_exact_input(switch):
-    """`model.train --hold/--doubt --init` on a P2R made without the gate: the same network
-    plus a gate that starts shut (the hold gate: exactly on exact input, a few % open on noisy
-    input; the doubt gate: exactly, on any input)."""
-    torch.manual_seed(0)
-    before = PoseToRotation(dataclasses.replace(SMALL, **{switch: False}))
+    before = PoseToRotation(dataclasses.replace(SMALL, hold=False))
     torch.nn.init.normal_(before.head[1].weight, std=0.1)
-    after = train.grown(before, switch)
-    assert getattr(after.config, switch) and train.grown(after, switch) is after
+    after = train.grown(before, "hold")
+    assert after.config.hold and train.grown(after, "hold") is after
     motion, (sk, ref_p, ref_r, P) = clip(26, 30, 12)
     noisy = P + np.random.default_rng(0).normal(0, 0.02 * sk.scale, P.shape)
-    shares = {"hold": (0.0, 0.1), "doubt": (0.0, 0.0)}[switch]
-    rounding = {"hold": 1e-9, "doubt": 2e-5}[switch]  # the doubt gate's float32 arithmetic runs on exact input too
-    for positions, share in zip((P, noisy), shares, strict=True):
+    for positions, share in ((P, 0.0), (noisy, 0.1)):  # noisy: the gate is a few % open
         R = [network.Network({"pose2rot": m.eval()}).pose_to_rotation(sk, ref_p, ref_r, positions) for m in (before, after)]
         moved, rest_of_way = metrics.geodesic_angle(*R), metrics.geodesic_angle(R[0], ref_r)
-        assert (moved <= share * rest_of_way + rounding).all()
-    if switch == "hold":
-        assert moved.max() > 0  # with noise the hold gate starts a few % open
+        assert (moved <= share * rest_of_way + 1e-9).all()
+    assert moved.max() > 0
 
 
 def forward_kinematics_frames(sk, R):
