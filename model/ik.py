@@ -22,7 +22,7 @@ import torch
 
 from .arrays import numpy_io
 from .kinematics import forward_kinematics, level_tensors
-from .rotations import rotation_between
+from .rotations import nearest_rotation, rotation_between
 from .skeleton import Skeleton
 
 LEAF, SWING, PROCRUSTES = 0, 1, 2
@@ -155,10 +155,7 @@ def _solve(skeleton: Skeleton, positions, ref_rotations, lever: float):
     # World rotations of multi-child joints, all at once.
     d = positions[:, child] - positions[:, :, None]  # (T, J, K, 3)
     H = (d * torch.as_tensor(weight, dtype=dtype, device=device)[..., None]).transpose(-1, -2) @ offsets
-    U, _, Vh = torch.linalg.svd(H)
-    fix = torch.ones_like(H[..., 0])
-    fix[..., 2] = torch.det(U @ Vh)
-    G_fit = U @ (fix[..., None] * Vh)
+    G_fit = nearest_rotation(H)
 
     d_main = positions[:, principal] - positions  # (T, J, 3)
     u_ref = (ref @ principal_offset[..., None])[..., 0]  # reference child direction, bone-local

@@ -59,7 +59,7 @@ from .data.evalsets import VALIDATION_SEED
 from .network import PARTS, STAGES, load_checkpoint, save_checkpoint
 from .padding import stack_padded
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs, local_rotations
-from .rotations import geodesic_angle
+from .rotations import geodesic_angle, nearest_rotation
 from .video import prepare_frames
 from .video2pose import V2PConfig, VideoToPose, collate_queries, query_features
 
@@ -156,11 +156,8 @@ def shape_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor) -> t
     optimum the loss's gradient through it is zero."""
     weight = valid.float()[:, None, :, None]
     P, Q = ((x - (x * weight).sum(2, keepdim=True) / weight.sum(2, keepdim=True)) * weight for x in (pred, true))
-    with torch.no_grad():  # Q @ R ~ P (row vectors), a rotation, never a reflection
-        U, _, Vt = torch.linalg.svd(Q.transpose(-1, -2) @ P)
-        flip = torch.ones_like(U[..., 0])
-        flip[..., 2] = torch.sign(torch.det(U @ Vt))
-        R = (U * flip[..., None, :]) @ Vt
+    with torch.no_grad():  # Q @ R ~ P (row vectors): the rotation nearest Q^T P
+        R = nearest_rotation(Q.transpose(-1, -2) @ P)
     return position_loss(P, Q @ R, valid)
 
 
