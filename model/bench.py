@@ -4,6 +4,7 @@ python -m model.bench                    # IK baseline, shipped P2R network, FK;
 python -m model.bench --frames 2000 --runs 7
 python -m model.bench --tips             # the solvers also given the leaves' tips (model.tips)
 python -m model.bench --video            # a 120-frame 640x360 mp4: decode, V2P, P2R (end-to-end)
+python -m model.bench --first-look       # one V2P look at a rig's joints, and at the first look's (model.crop)
 
 Peak memory is measured in a fresh process per case: the resident set's high-water mark
 (VmHWM, reset just before the call) while solving a `--memory-frames` clip, minus the
@@ -38,6 +39,20 @@ def median_seconds(fn, runs: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def alternate_median_seconds(fns, runs: int) -> list[float]:
+    """`median_seconds` of each, their runs taken in turn: a machine whose speed drifts
+    slows them alike."""
+    for fn in fns:
+        fn()
+    times = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, spent in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
 
 
 def solvers():
@@ -107,6 +122,26 @@ def bench_video(joints: list[int], frames: int, runs: int, weights: str = str(CA
             print(f"| {J} | {total:.2f} | {frames / total:.0f} |", flush=True)
 
 
+def bench_first_look(joints: list[int], frames: int, runs: int, weights: str = str(CAPTURE_WEIGHTS)) -> None:
+    """One V2P look at `frames` frames for every joint of the rig, and for the joints the
+    capture's first look places (`crop.first_look_joints`)."""
+    import numpy as np
+
+    from .crop import first_look_joints
+
+    net = load_pretrained(path=weights)
+    images = torch.rand(frames, 3, net.image_size, net.image_size, generator=torch.Generator().manual_seed(0))
+    print(f"one V2P look at {frames} frames, median of {runs} runs\n")
+    print("| joints | all joints (s) | first look's joints | first look (s) | ratio |")
+    print("|---:|---:|---:|---:|---:|")
+    for J in joints:
+        sk = random_skeleton(J, J)
+        body = np.unique(first_look_joints(sk))
+        looks = [net.video_stage(sk, sk.rest_heads)[0], net.video_stage(sk.subset(body), sk.rest_heads[body])[0]]
+        whole, first = alternate_median_seconds([functools.partial(look, images) for look in looks], runs)
+        print(f"| {J} | {whole:.3f} | {body.size} | {first:.3f} | {first / whole:.2f} |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m model.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -117,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-frames", type=int, default=2000, help="clip length for peak memory (default: 2000)")
     parser.add_argument("--tips", action="store_true", help="the solvers also see the leaves' tips (model.tips)")
     parser.add_argument("--video", action="store_true", help="time video capture (decode, V2P, P2R) instead")
+    parser.add_argument("--first-look", action="store_true", help="time one V2P look at all joints and the first look's")
     parser.add_argument(
         "--weights", default=str(CAPTURE_WEIGHTS), help="--video: the end-to-end checkpoint (default: the shipped one)"
     )
@@ -133,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     if args.video:
         bench_video(args.joints, args.video_frames, args.runs, args.weights)
+        return 0
+    if args.first_look:
+        bench_first_look(args.joints, 12, args.runs, args.weights)
         return 0
     tipped = ", with leaf tips (one more joint per leaf)" if args.tips else ""
     print(f"{args.frames} frames per clip{tipped}, median of {args.runs} runs (float64 numpy in and out)\n")

@@ -1,7 +1,8 @@
 """Finding the subject and cutting it out: Video-to-Pose looks at every frame twice.
 
 1. On the whole frame, letterboxed to the network's square: where the joints are
-   (`V2POutput.uv`) gives a box around the subject (`boxes`).
+   (`V2POutput.uv`) gives a box around the subject (`boxes`). On a rig of many joints this
+   look places the body's joints only (`first_look_joints`).
 2. The boxes, smoothed over time (`smooth`), cut a square around the subject out of each
    frame (`cut`), so a small subject in a large frame fills the network's input (up to
    `MAX_ZOOM` times the footage's own pixels: beyond, a blur hides more than it shows); the second
@@ -15,11 +16,14 @@ joints inside the frame.
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import cv2
 import numpy as np
 import torch
+
+from .skeleton import Skeleton, parent_first_order
 
 WORK_SIZE = 960  # long side of the working copy a crop is cut from (pixels)
 MARGIN = 1.35  # crop side / the joints' extent: room for the body around the joints
@@ -27,6 +31,56 @@ MIN_SIDE = 0.12  # of the frame's long side: a lost or tiny subject does not zoo
 MAX_ZOOM = 2.0  # a crop enlarges the footage at most this much: more blurs a small subject (training: <= 1x)
 SMOOTHING = 2.0  # frames (Gaussian sigma) over which a box moves
 LOW_CONFIDENCE = 0.5
+LOOK_JOINTS = 32  # the most joints the first look places: it wants the body's extent, not each finger
+
+
+def first_look_joints(skeleton: Skeleton, limit: int = LOOK_JOINTS) -> np.ndarray:
+    """(J,) for each joint, the joint whose place the first look takes for it: itself, or
+    on a rig of more than `limit` joints where it was left out, its nearest ancestor kept.
+    Left out, one at a time until `limit` remain, is the leaf (of the joints still kept)
+    whose leaving moves the places taken least: fingers and faces, which barely move a box
+    around the body. The first look costs as much as the second, and its attention over the
+    joints grows with their square."""
+    parents, heads = skeleton.parents, skeleton.rest_heads
+    source = np.arange(skeleton.num_joints)
+    if skeleton.num_joints <= limit:
+        return source
+    below = skeleton.ancestor_mask.T  # [k, j]: j is k or below it
+
+    def cost(j: int) -> float:  # the farthest that leaving j out moves a place: from j's parent
+        return float(np.linalg.norm(heads[below[j]] - heads[parents[j]], axis=-1).max())
+
+    children = skeleton.num_children.copy()
+    leaves = [(cost(j), j) for j in np.flatnonzero(children == 0) if parents[j] >= 0]
+    heapq.heapify(leaves)
+    kept, count = np.ones(skeleton.num_joints, dtype=bool), skeleton.num_joints
+    while count > limit and leaves:
+        _, j = heapq.heappop(leaves)
+        kept[j], count = False, count - 1
+        p = parents[j]
+        children[p] -= 1
+        if children[p] == 0 and parents[p] >= 0:
+            heapq.heappush(leaves, (cost(p), p))
+    for j in parent_first_order(parents):
+        if not kept[j]:
+            source[j] = source[parents[j]]
+    return source
+    reach = np.linalg.norm(skeleton.rest_heads - skeleton.rest_heads[np.maximum(parents, 0)], axis=-1)
+    children = skeleton.num_children.copy()
+    leaves = [(reach[j], j) for j in np.flatnonzero(children == 0) if parents[j] >= 0]
+    heapq.heapify(leaves)
+    kept, count = np.ones(skeleton.num_joints, dtype=bool), skeleton.num_joints
+    while count > limit and leaves:
+        _, j = heapq.heappop(leaves)
+        kept[j], count = False, count - 1
+        p = parents[j]
+        children[p] -= 1
+        if children[p] == 0 and parents[p] >= 0:
+            heapq.heappush(leaves, (reach[p], p))
+    for j in parent_first_order(parents):
+        if not kept[j]:
+            source[j] = source[parents[j]]
+    return source
 
 
 def working_copy(frame: np.ndarray) -> tuple[np.ndarray, float]:

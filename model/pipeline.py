@@ -346,7 +346,8 @@ def pose_stages(
     stages: -> (chunks, stages, sightings). `streaming.chain(stages, chunks)` yields the
     view-frame heads (n, J, 3) in the skeleton's units, root at the origin; `sightings`
     fills with where the joints are in the frames. A V2P with a 2D head looks twice
-    (`model.crop`): at the whole frame to find the subject, then at a crop around it.
+    (`model.crop`): at the whole frame to find the subject (at most `crop.LOOK_JOINTS` of the
+    rig's joints), then at a crop around it.
     `chunk_frames` (default `network.VIDEO_CHUNK_FRAMES`) changes the work per network
     call, not the result."""
     from .network import VIDEO_CHUNK_FRAMES
@@ -362,6 +363,11 @@ def pose_stages(
             [streaming.Sliding(video_fn, halo, chunk), streaming.Sliding(lambda out: out[..., :3], 0, chunk)],
             seen,
         )
+    placed_by = crop.first_look_joints(skeleton)
+    body = np.unique(placed_by)  # the joints of the first look's rig
+    look_fn = video_fn
+    if body.size < skeleton.num_joints:
+        look_fn = net.video_stage(skeleton.subset(body), np.asarray(ref_positions)[body])[0]
     pending: deque[np.ndarray] = deque()  # working copies waiting for their crop box
     count = {"located": 0, "cut": 0, "seen": 0}
     work = {}
@@ -381,7 +387,7 @@ def pose_stages(
         count[name] += len(values)
 
     def locate(out: torch.Tensor) -> torch.Tensor:  # the first look -> boxes (working pixels)
-        pixels = crop.letterbox_to_pixels(out[..., 3:], work["height"], work["width"], S)
+        pixels = crop.letterbox_to_pixels(out[:, np.searchsorted(body, placed_by), 3:], work["height"], work["width"], S)
         record("located", seen.located, pixels / work["scale"])
         return crop.boxes(pixels, work["height"], work["width"], S)
 
@@ -397,7 +403,7 @@ def pose_stages(
 
     sigma = crop.SMOOTHING
     stages = [
-        streaming.Sliding(video_fn, halo, first),
+        streaming.Sliding(look_fn, halo, first),
         streaming.Sliding(locate, 0, first),
         streaming.Sliding(crop.smooth, math.ceil(3 * sigma), first),
         streaming.Sliding(cut, 0, first),

@@ -175,6 +175,18 @@ class Skeleton:
     def with_frames(self, rest_frames: np.ndarray) -> Skeleton:
         return Skeleton(self.parents, self.rest_heads, rest_frames, self.names)
 
+    def subset(self, keep: np.ndarray) -> Skeleton:
+        """The rig of the joints `keep` (ascending indices), each still a child of its
+        parent: a joint's parent must be kept too, unless it is a root."""
+        keep = np.asarray(keep, dtype=np.int64)
+        position = np.full(self.num_joints, -1, dtype=np.int64)
+        position[keep] = np.arange(keep.size)
+        parents = np.where(self.parents[keep] >= 0, position[self.parents[keep]], -1)
+        orphans = keep[(self.parents[keep] >= 0) & (parents < 0)]
+        if orphans.size:
+            raise SkeletonError(f"joint {orphans[0]} is kept without its parent {self.parents[orphans[0]]}")
+        return Skeleton(parents, self.rest_heads[keep], self.rest_frames[keep], tuple(self.names[j] for j in keep))
+
     def mirrored(self) -> Skeleton:
         """The rig in a mirror across the world's YZ plane (X -> -X). Frames are conjugated
         by the reflection, which keeps them rotations with Y still along the bone; names

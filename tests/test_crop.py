@@ -5,6 +5,8 @@ import numpy as np
 import torch
 
 from model import crop, pipeline
+from model.data.procedural import random_skeleton
+from model.skeleton import Skeleton
 from model.video import prepare_frames
 
 
@@ -138,3 +140,61 @@ def test_preview_draws_the_joints_where_they_were_seen():
     assert abs(ys.min() - (100 * scale + top)) <= 2 and abs(ys.max() - (200 * scale + top)) <= 2
     plain = preview(frames, skeleton, heads)[:, PREVIEW_SIZE : 2 * PREVIEW_SIZE]
     assert not ((plain[..., 0] > 150) & (plain[..., 2] < 100)).any()  # nothing seen, nothing drawn
+
+
+def hand_rig():
+    """A root with a leg, and an arm ending in a hand with five fingers of three joints."""
+    parents, heads = [-1, 0, 1, 2, 0, 4], [[0, 0, 0], [0, 0, 1], [0.5, 0, 1], [1, 0, 1], [0.2, 0, -0.5], [0.2, 0, -1]]
+    for f in range(5):
+        for k in range(3):
+            parents.append(3 if k == 0 else len(parents) - 1)
+            heads.append([1.03 + 0.03 * k, 0.02 * (f - 2), 1])
+    return Skeleton(np.array(parents), np.array(heads, float))
+
+
+def test_the_first_look_places_a_large_rig_by_its_body():
+    sk = hand_rig()
+    assert np.array_equal(crop.first_look_joints(sk, sk.num_joints), np.arange(sk.num_joints))  # small enough: all
+    source = crop.first_look_joints(sk, 6)
+    assert np.array_equal(source, [0, 1, 2, 3, 4, 5] + [3] * 15)  # the fingers go, placed by the hand
+    big = random_skeleton(1, 150)
+    source = crop.first_look_joints(big, 64)
+    body = np.unique(source)
+    assert body.size == 64 and set(big.roots) <= set(body)
+    assert big.ancestor_mask[np.arange(150), source].all()  # each joint placed by itself or an ancestor
+    assert big.subset(body).num_joints == 64  # a rig: every kept joint's parent is kept
+    assert np.linalg.norm(big.rest_heads - big.rest_heads[source], axis=-1).max() < 0.2 * big.scale
+
+
+class RestSeer:
+    """A stand-in for Video-to-Pose that sees each joint where its rest head is (x, z): a
+    joint's place tells which rig's joint it is. Records the size of each rig it looks for."""
+
+    image_size, locates = 64, True
+
+    def __init__(self):
+        self.rigs = []
+
+    def video_stage(self, skeleton, ref_positions):
+        self.rigs.append(skeleton.num_joints)
+        uv = torch.as_tensor(skeleton.rest_heads[:, [0, 2]] / (2 * np.abs(skeleton.rest_heads).max()))
+
+        def fn(images):
+            heads = torch.zeros(len(images), skeleton.num_joints, 3, dtype=torch.float64)
+            return torch.cat([heads, uv.expand(len(images), -1, -1)], -1)
+
+        return fn, 0
+
+
+def test_the_first_look_at_a_large_rig_places_each_left_out_joint_where_its_stand_in_is():
+    from model import streaming
+
+    sk, seer, T = random_skeleton(1, 150), RestSeer(), 5
+    frames = [np.zeros((48, 64, 3), np.uint8)] * T
+    chunks, stages, seen = pipeline.pose_stages(seer, sk, sk.rest_heads, iter(frames), T)
+    assert sum(len(out) for out in streaming.chain(stages, chunks)) == T
+    assert seer.rigs == [150, crop.LOOK_JOINTS]  # the second look at the whole rig, the first at its body
+    source = crop.first_look_joints(sk)
+    assert np.array_equal(seen.located, seen.located[:, source])  # a joint left out is where its stand-in is
+    kept_places = np.unique(sk.rest_heads[np.unique(source)][:, [0, 2]], axis=0)
+    assert len(np.unique(seen.located[0], axis=0)) == len(kept_places)  # and the kept ones each where they are

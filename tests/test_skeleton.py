@@ -87,6 +87,16 @@ def test_rotated_skeleton(rng):
     assert np.allclose(turned.rest_frames, M @ sk.rest_frames)
 
 
+def test_a_subset_keeps_each_joint_under_its_parent():
+    sk = tree()
+    sub = sk.subset(np.array([0, 1, 3, 5]))
+    assert sub.parents.tolist() == [-1, 0, 1, -1]
+    assert np.array_equal(sub.rest_heads, sk.rest_heads[[0, 1, 3, 5]])
+    assert sub.names == ("a", "b", "d", "f")
+    with pytest.raises(SkeletonError, match="kept without its parent"):
+        sk.subset(np.array([0, 2]))
+
+
 def test_parent_first_order():
     parents = np.array([2, -1, 1, 0])
     order = parent_first_order(parents)
