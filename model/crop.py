@@ -65,22 +65,6 @@ def first_look_joints(skeleton: Skeleton, limit: int = LOOK_JOINTS) -> np.ndarra
         if not kept[j]:
             source[j] = source[parents[j]]
     return source
-    reach = np.linalg.norm(skeleton.rest_heads - skeleton.rest_heads[np.maximum(parents, 0)], axis=-1)
-    children = skeleton.num_children.copy()
-    leaves = [(reach[j], j) for j in np.flatnonzero(children == 0) if parents[j] >= 0]
-    heapq.heapify(leaves)
-    kept, count = np.ones(skeleton.num_joints, dtype=bool), skeleton.num_joints
-    while count > limit and leaves:
-        _, j = heapq.heappop(leaves)
-        kept[j], count = False, count - 1
-        p = parents[j]
-        children[p] -= 1
-        if children[p] == 0 and parents[p] >= 0:
-            heapq.heappush(leaves, (reach[p], p))
-    for j in parent_first_order(parents):
-        if not kept[j]:
-            source[j] = source[parents[j]]
-    return source
 
 
 def working_copy(frame: np.ndarray) -> tuple[np.ndarray, float]:
