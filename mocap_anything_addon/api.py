@@ -30,6 +30,7 @@ def capture(
     frame_start: int | None = CaptureOptions.frame_start,
     frame_end: int | None = CaptureOptions.frame_end,
     view: str = CaptureOptions.view,
+    facing: str = CaptureOptions.facing,
     device: str = CaptureOptions.device,
     stride: int = CaptureOptions.stride,
     video_start: int = CaptureOptions.video_start,
@@ -46,9 +47,10 @@ def capture(
 
     `reference_frame` (default: the current frame) must be keyed with the rig posed as the
     subject is at that frame. `view` is where the camera stood: FRONT, BACK, LEFT or RIGHT
-    of the rig. `device` is AUTO (CUDA when torch sees one), CPU or CUDA. `mapping` TIME
-    takes for each key the video frame nearest its scene time (from `video_start`), FRAME
-    takes video frame n for scene frame n. `subject` is AUTO (the person path when the rig
+    of the rig. `facing` REFERENCE keeps the reference's heading (the body's turn about the
+    scene's up), VIDEO takes it from the video too. `device` is AUTO (CUDA when torch sees
+    one), CPU or CUDA. `mapping` TIME takes for each key the video frame nearest its scene
+    time (from `video_start`), FRAME takes video frame n for scene frame n. `subject` is AUTO (the person path when the rig
     is a humanoid and a person is seen), PERSON or OTHER; the action's custom property
     "mocap_anything_path" says which path ran and why, and whom it followed. Where several
     people are filmed, the person path follows the first one found, or the one seen first
@@ -63,6 +65,7 @@ def capture(
         stride=stride,
         mapping=mapping,
         view=view,
+        facing=facing,
         device=device,
         subject=subject,
         person_x=person_x,

@@ -22,6 +22,8 @@ CHOICE_TEXT = {  # per choice of an enum option (or option and choice): (label, 
     "AUTO": ("Auto", "CUDA when torch sees a GPU, else the CPU"),
     "CPU": ("CPU", "Always the CPU"),
     "CUDA": ("CUDA", "An NVIDIA GPU (needs a CUDA build of torch, see the preferences)"),
+    "REFERENCE": ("Reference", "The body keeps the reference's heading; its tilt and every joint below come from the video"),
+    "VIDEO": ("Video", "The heading from the video too, for subjects that turn around (one camera often misjudges it)"),
     "TIME": ("By Time", "Each key takes the video frame nearest its scene time"),
     "FRAME": ("Frame by Frame", "Video frame n onto scene frame n, whatever the rates"),
     **{v: (v.title(), f"The video was shot from the {v.lower()} of the rig") for v in VIEWS},
@@ -145,6 +147,7 @@ class MOCAP_PT_capture(_Tab, bpy.types.Panel):
         if obj is not None and obj.type == "ARMATURE":
             layout.label(text=reference_text(obj, s, context.scene), icon="KEYFRAME")
         layout.prop(s, "view")
+        layout.prop(s, "facing")
         layout.prop(s, "subject")
         if s.subject != "OTHER":
             row = layout.row(align=True)

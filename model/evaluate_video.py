@@ -7,11 +7,13 @@
 
 A pipeline is a V2P checkpoint (frames -> positions) followed by a P2R checkpoint, run
 as every capture runs (`model.pipeline.capture_video`, frame by frame from the file); the
-analytic IK on the same V2P positions, smoothed alike, is scored beside each (`... + IK`;
-`--smoothing` runs each pipeline with other Smoothing options than the capture's), and so is the
-do-nothing predictor (the reference pose held). Clips are scored on all their frames
-against the ground truth in the view frame (MPJPE of the V2P positions; rotation, twist
-and angular-velocity errors of the rotations, as `model.metrics` defines them); on rigs
+analytic IK on the same V2P positions, faced and smoothed alike, is scored beside each (`... + IK`;
+`--smoothing` and `--facing` run each pipeline with other options than the capture's), and
+so is the do-nothing predictor (the reference pose held, as keyed). Each capture is told
+where the camera stood as a user would tell it (the Camera option nearest the clip's
+camera), and clips are scored on all their frames against the ground truth in the scene,
+where the rig and its reference pose are (MPJPE of the V2P positions; rotation, twist and
+angular-velocity errors of the rotations, as `model.metrics` defines them); on rigs
 named as a known human skeleton, also the PA-MPJPE of the 12 body joints, and with
 `--person` the same for the person detector's own 3D, where it found the person (what
 monocular human pose tools give).
@@ -25,15 +27,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import humanoid, ik, landmarks, metrics
 from .data import humans
 from .data.evalsets import VideoClip, load_video_set
 from .evaluate import Row, hold_reference, label, mean_values, row_table
+from .facing import FACINGS, keep_heading
 from .kinematics import forward_kinematics
 from .network import CAPTURE_WEIGHTS, PERSON_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
-from .pipeline import CaptureOptions, CaptureResult, capture_video, plan_frames
-from .rotations import smooth_rotations
+from .pipeline import VIEWS, CaptureOptions, CaptureResult, capture_video, plan_frames
+from .rotations import axis_rotation, smooth_rotations
 from .video import video_info
 
 VIDEO2POSE_WEIGHTS = WEIGHTS_DIR / "video2pose.safetensors"  # V2P trained alone (stage v2p)
@@ -78,19 +82,24 @@ class Pipeline:
         subject: str | None = None,
         own_p2r: bool = False,
         smoothing: float = CaptureOptions.smoothing,
+        facing: str = CaptureOptions.facing,
     ):
         parts = {"video2pose": Network.load(v2p).parts["video2pose"], "pose2rot": Network.load(p2r).parts["pose2rot"]}
         if person is not None:
             theirs = Network.load(person).parts
             parts.update({k: v for k, v in theirs.items() if k == "person2pose" or (own_p2r and k == "person2rot")})
         self.subject = subject or ("PERSON" if person is not None else "OTHER")
-        self.smoothing = smoothing
+        self.smoothing, self.facing = smoothing, facing
         self.net = Network(parts) if crop else WholeFrame(Network(parts))
 
     def __call__(self, clip: VideoClip) -> CaptureResult:
-        """The clip through the one capture pipeline, every frame, seen from the front."""
+        """The clip through the one capture pipeline, every frame, told where the camera stood
+        as a user would tell it: the Camera option nearest the clip's camera."""
         info = video_info(clip.video)
-        options = CaptureOptions(mapping="FRAME", device="CPU", subject=self.subject, smoothing=self.smoothing)
+        view = min(VIEWS, key=lambda v: abs((clip.camera_yaw - VIEWS[v] + 180) % 360 - 180))
+        options = CaptureOptions(
+            mapping="FRAME", device="CPU", view=view, facing=self.facing, subject=self.subject, smoothing=self.smoothing
+        )
         plan = plan_frames(options, info, scene_start=0, scene_fps=info.fps)
         result = capture_video(self.net, clip.video, clip.skeleton, clip.ref_positions, clip.ref_rotations, plan, options)
         if self.subject == "AUTO":
@@ -122,16 +131,30 @@ def body_joints(clip: VideoClip) -> list[int] | None:
     return None if anchors is None else [anchors[n] for n in humans.BODY_JOINTS]
 
 
+def in_scene(clip: VideoClip) -> tuple[np.ndarray, np.ndarray]:
+    """The clip's truth (local rotations, heads) in the scene, where the rig and its reference
+    pose are: the view frame turned by where the camera stood. Only the roots' rotations and
+    the heads change."""
+    turn = axis_rotation(2, torch.tensor([np.radians(clip.camera_yaw)], dtype=torch.float64))[0].numpy()
+    rotations = clip.rotations.copy()
+    for root in clip.skeleton.roots:
+        B = clip.skeleton.rest_frames[root]
+        rotations[:, root] = B.T @ turn @ B @ rotations[:, root]
+    return rotations, clip.heads @ turn.T
+
+
 def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray, pixels: np.ndarray | None = None) -> tuple[float, ...]:
-    sk, body = clip.skeleton, body_joints(clip)
+    """A result in the scene (as the capture writes it, and the reference pose is) against the
+    truth there."""
+    (true_rotations, heads), sk, body = in_scene(clip), clip.skeleton, body_joints(clip)
     return (
-        metrics.mpjpe_cm(positions, clip.heads, sk),
-        metrics.rotation_error(rotations, clip.rotations),
-        metrics.twist_error(rotations, clip.rotations, sk),
-        metrics.angular_velocity_error(rotations, clip.rotations),
+        metrics.mpjpe_cm(positions, heads, sk),
+        metrics.rotation_error(rotations, true_rotations),
+        metrics.twist_error(rotations, true_rotations, sk),
+        metrics.angular_velocity_error(rotations, true_rotations),
         pixel_error(pixels, clip.pixels),
-        float("nan") if body is None else metrics.pa_mpjpe_cm(positions[:, body], clip.heads[:, body], sk),
-        metrics.body_turn_error(positions, clip.heads),
+        float("nan") if body is None else metrics.pa_mpjpe_cm(positions[:, body], heads[:, body], sk),
+        metrics.body_turn_error(positions, heads),
     )
 
 
@@ -146,13 +169,14 @@ def detector_scores(clip: VideoClip) -> tuple[float, ...]:
 
 
 def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Scores of the pipeline and of the IK on its V2P positions (smoothed alike)."""
+    """Scores of the pipeline and of the IK on its V2P positions (faced and smoothed alike)."""
     result = pipeline(clip)
     if len(result.rotations) != len(clip.rotations):
         raise ValueError(f"{clip.video} decoded {len(result.rotations)} of its {len(clip.rotations)} frames")
-    solved = smooth_rotations(
-        ik.solve_rotations(clip.skeleton, result.positions, clip.ref_positions, clip.ref_rotations), pipeline.smoothing
-    )
+    solved = ik.solve_rotations(clip.skeleton, result.positions, clip.ref_positions, clip.ref_rotations)
+    if pipeline.facing == "REFERENCE":
+        solved = keep_heading(solved, clip.skeleton, clip.ref_rotations)
+    solved = smooth_rotations(solved, pipeline.smoothing)
     return scores(clip, result.positions, result.rotations, result.pixels), scores(clip, result.positions, solved, result.pixels)
 
 
@@ -182,6 +206,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[CaptureOptions.smoothing],
         help="run each pipeline with each of these Smoothing options (default: the capture's)",
     )
+    parser.add_argument(
+        "--facing",
+        nargs="+",
+        choices=FACINGS,
+        default=[CaptureOptions.facing],
+        help="run each pipeline with each of these Facing options (default: the capture's)",
+    )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     checkpoints = [c for pipeline in args.pipeline or [] for c in pipeline]
@@ -204,9 +235,12 @@ def main(argv: list[str] | None = None) -> int:
             {"person": args.person, "subject": "AUTO", "own_p2r": True},
         )
     pipelines = {
-        name + (f", smoothing {sigma:g}" if sigma else ""): Pipeline(*paths, **options, smoothing=sigma)
+        name + (f", smoothing {sigma:g}" if sigma else "") + (f", facing {facing}" if len(args.facing) > 1 else ""): Pipeline(
+            *paths, **options, smoothing=sigma, facing=facing
+        )
         for name, (paths, options) in kinds.items()
         for sigma in args.smoothing
+        for facing in args.facing
     }
     row = lambda clip, values: Row(clip.name, clip.skeleton.num_joints, len(clip.rotations), values)  # noqa: E731
     rows: dict[str, list[Row]] = {"hold the reference pose": [row(c, hold_scores(c)) for c in clips]}

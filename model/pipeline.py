@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from . import anchor, crop, landmarks, streaming
+from .facing import FACINGS, keep_heading
 from .follow import Follower
 from .ik import InputError
 from .person import SUBJECTS, Choice, PathError, choose, probe_frames
@@ -117,6 +118,16 @@ class CaptureOptions:
     view: str = field(
         default="FRONT",
         metadata=_option("Camera", "Where the camera stood, relative to the rig's front", str, choices=tuple(VIEWS)),
+    )
+    facing: str = field(
+        default="REFERENCE",  # what one camera leaves most open (BENCHMARKS.md, "the body keeps the reference's heading")
+        metadata=_option(
+            "Facing",
+            "REFERENCE: the body keeps the reference's heading (its turn about the scene's up) and takes its tilt and "
+            "every joint below from the video; VIDEO: the heading the network sees too, for subjects that turn around",
+            str,
+            choices=FACINGS,
+        ),
     )
     device: str = field(
         default="AUTO",
@@ -584,11 +595,15 @@ def capture_video(
         count["positions"] += len(rig)
         return rig
 
+    def facing(R: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(keep_heading(R.numpy(), skeleton, ref_rotations)) if options.facing == "REFERENCE" else R
+
     sigma = options.smoothing
     stages = [
         *video_stages,
         streaming.Sliding(to_rig, 0, VIDEO_CHUNK_FRAMES),
         streaming.Sliding(pose_fn, pose_halo, CHUNK_FRAMES),
+        streaming.Sliding(facing, 0, CHUNK_FRAMES),
         streaming.Sliding(lambda R: smooth_rotations(R, sigma), math.ceil(3 * sigma) if sigma > 0 else 0, CHUNK_FRAMES),
     ]
     stopped = False

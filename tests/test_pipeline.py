@@ -9,6 +9,7 @@ from test_video import frame_index, write_video
 
 from model import network, pipeline, streaming
 from model.data import procedural
+from model.facing import keep_heading
 from model.pipeline import CaptureError, CaptureOptions, capture_video, plan_frames
 from model.rotations import axis_rotation, smooth_rotations
 from model.skeleton import Skeleton
@@ -33,17 +34,25 @@ def one_pass(net, path, sk, ref_p, ref_r, options):
     view = net.video_to_pose(frames, sk, ref_p, ref_r, chunk_frames=10_000)
     positions = view @ axis_rotation(2, np.radians([pipeline.VIEWS[options.view]]))[0].T
     rotations = net.pose_to_rotation(sk, ref_p, ref_r, positions, chunk_frames=10_000)
+    if options.facing == "REFERENCE":
+        rotations = keep_heading(rotations, sk, ref_r)
     return positions, smooth_rotations(rotations, options.smoothing)
 
 
 @pytest.mark.parametrize(
-    "view, smoothing, chunks", [("FRONT", 0.0, (16, 32)), ("LEFT", 1.5, (1, 7)), ("BACK", 4.0, (5, 3)), ("RIGHT", 10.0, (16, 32))]
+    "view, facing, smoothing, chunks",
+    [
+        ("FRONT", "REFERENCE", 0.0, (16, 32)),
+        ("LEFT", "VIDEO", 1.5, (1, 7)),
+        ("BACK", "REFERENCE", 4.0, (5, 3)),
+        ("RIGHT", "VIDEO", 10.0, (16, 32)),
+    ],
 )
-def test_streamed_capture_equals_one_pass(clip, monkeypatch, view, smoothing, chunks):
+def test_streamed_capture_equals_one_pass(clip, monkeypatch, view, facing, smoothing, chunks):
     monkeypatch.setattr(network, "VIDEO_CHUNK_FRAMES", chunks[0])
     monkeypatch.setattr(network, "CHUNK_FRAMES", chunks[1])
     net, (sk, ref_p, ref_r) = untrained(), rig()
-    options = CaptureOptions(view=view, smoothing=smoothing, mapping="FRAME")
+    options = CaptureOptions(view=view, facing=facing, smoothing=smoothing, mapping="FRAME")
     plan = plan_frames(options, video_info(clip), scene_start=1, scene_fps=30.0)
     seen = []
     result = capture_video(net, clip, sk, ref_p, ref_r, plan, options, progress=seen.append)

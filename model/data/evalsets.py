@@ -156,6 +156,12 @@ class VideoClip:
     ref_rotations: np.ndarray  # (J, 3, 3)
     pixels: np.ndarray | None = None  # (T, J, 2) where the camera shows each head (sets rendered before it was kept: None)
 
+    @property
+    def camera_yaw(self) -> float:
+        """Where the camera stood (deg about the scene's up; 0: the rig's front): the view
+        frame is the scene turned by minus this (`<rig>.<motion>@<yaw>`)."""
+        return float(self.name.rsplit("@", 1)[1])
+
 
 def load_video_set(folder: str | Path) -> list[VideoClip]:
     """Every clip of a rendered evaluation set, in the order of its index.json."""
