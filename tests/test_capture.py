@@ -185,13 +185,14 @@ def test_cached_video_training(tmp_path):
 # ---- Cycles-rendered clips and the shipped checkpoint ---------------------------------
 
 SMALL_SET = ["basic_human.proc@35", "horse.proc@-60", "cmu.01_01@0"]
-# Measured when shipped (the wider network with the hold gate, Smoothing 3): MPJPE 21.73 cm,
-# end-to-end 22.09 deg, V2P + IK 43.53 deg; the capture before it 22.68 cm, 32.87 and 49.22
-# deg. Holding the reference pose is still closer on these three clips (17.45 cm, 21.05
-# deg; over the 23-clip evaluation set the capture is the closer, BENCHMARKS.md), so these
-# bounds guard against regressions rather than beat the do-nothing predictor. An untrained
-# V2P put validation joints about 40 cm off; a P2R that does nothing ties the IK.
-MPJPE_BOUND_CM, ROTATION_BOUND_DEG, RATIO_TO_IK = 24.0, 25.0, 0.6
+# Measured (the shipped capture, Smoothing 3, Facing REFERENCE; scored in the scene, each clip
+# told the Camera option nearest its camera, `model.evaluate_video`): MPJPE 23.34 cm, end-to-end
+# 20.63 deg, V2P + IK 42.41 deg; holding the reference pose 22.98 cm, 20.64 deg, level with the
+# capture on these three clips (over the 23-clip evaluation set the capture is the closer on
+# rotation, BENCHMARKS.md), so these bounds guard against regressions rather than beat the
+# do-nothing predictor. An untrained V2P put validation joints about 40 cm off; a P2R that does
+# nothing ties the IK.
+MPJPE_BOUND_CM, ROTATION_BOUND_DEG, RATIO_TO_IK = 24.5, 22.0, 0.6
 
 
 @pytest.fixture(scope="module")
