@@ -5,12 +5,15 @@
 The rig file (npz) holds the skeleton (`parents`, `rest_heads`, `rest_frames`, `names`)
 and one keyed reference frame (`ref_positions`, `ref_rotations`), as
 `scripts/render_evalset.py` writes them; if it also holds ground-truth `rotations` for
-the video, the errors are printed. Writes `<video>.bvh` (the captured rotations, root
-fixed: the network predicts root-relative motion), `<video>.npz` (local rotations
-(T, J, 3, 3) in the rig's conventions, positions (T, J, 3) in the skeleton's space and the
-video frame of each) and `<video>.preview.png` (frames, what Video-to-Pose saw in them,
-and the captured skeleton seen from the front). Frames count from 0 and run at the video's own rate; the capture options
-are the add-on's (`model.pipeline.CaptureOptions`), through the one pipeline.
+the video, the errors are printed and the truth is drawn in the preview, both in the
+scene (a rendered clip's truth, kept in the camera's view frame, turned back by its
+`yaw_deg`). Writes `<video>.bvh` (the captured rotations, root fixed: the network
+predicts root-relative motion), `<video>.npz` (local rotations (T, J, 3, 3) in the rig's
+conventions, positions (T, J, 3) in the skeleton's space and the video frame of each)
+and `<video>.preview.png` (frames, what Video-to-Pose saw in them, and the captured
+skeleton seen from the front). Frames count from 0 and run at the video's own rate; the
+capture options are the add-on's (`model.pipeline.CaptureOptions`), through the one
+pipeline.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 
 from . import landmarks, metrics
 from .data.bvh import save_bvh
+from .data.evalsets import to_scene
 from .data.motion import Motion
 from .kinematics import forward_kinematics
 from .network import CAPTURE_WEIGHTS, PERSON_WEIGHTS, load_pretrained
@@ -43,6 +47,8 @@ def load_rig(path: str | Path) -> tuple[Skeleton, np.ndarray, np.ndarray, np.nda
         names = [str(n) for n in f["names"]] if "names" in f.files else None
         skeleton = Skeleton(f["parents"], f["rest_heads"], f["rest_frames"], names)
         truth = f["rotations"] if "rotations" in f.files else None
+        if truth is not None and "yaw_deg" in f.files:  # rendered (`render_evalset.py`): into the scene, as the result is
+            truth = to_scene(skeleton, truth, None, float(f["yaw_deg"]))[0]
         return skeleton, f["ref_positions"], f["ref_rotations"], truth
 
 

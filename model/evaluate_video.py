@@ -27,17 +27,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import humanoid, ik, landmarks, metrics
 from .data import humans
 from .data.evalsets import VideoClip, load_video_set
 from .evaluate import Row, hold_reference, label, mean_values, row_table
-from .facing import FACINGS, keep_heading
+from .facing import keep_heading
 from .kinematics import forward_kinematics
 from .network import CAPTURE_WEIGHTS, PERSON_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
-from .pipeline import VIEWS, CaptureOptions, CaptureResult, capture_video, plan_frames
-from .rotations import axis_rotation, smooth_rotations
+from .pipeline import VIEWS, CaptureOptions, CaptureResult, capture_video, option_fields, plan_frames
+from .rotations import smooth_rotations
 from .video import video_info
 
 VIDEO2POSE_WEIGHTS = WEIGHTS_DIR / "video2pose.safetensors"  # V2P trained alone (stage v2p)
@@ -131,22 +130,10 @@ def body_joints(clip: VideoClip) -> list[int] | None:
     return None if anchors is None else [anchors[n] for n in humans.BODY_JOINTS]
 
 
-def in_scene(clip: VideoClip) -> tuple[np.ndarray, np.ndarray]:
-    """The clip's truth (local rotations, heads) in the scene, where the rig and its reference
-    pose are: the view frame turned by where the camera stood. Only the roots' rotations and
-    the heads change."""
-    turn = axis_rotation(2, torch.tensor([np.radians(clip.camera_yaw)], dtype=torch.float64))[0].numpy()
-    rotations = clip.rotations.copy()
-    for root in clip.skeleton.roots:
-        B = clip.skeleton.rest_frames[root]
-        rotations[:, root] = B.T @ turn @ B @ rotations[:, root]
-    return rotations, clip.heads @ turn.T
-
-
 def scores(clip: VideoClip, positions: np.ndarray, rotations: np.ndarray, pixels: np.ndarray | None = None) -> tuple[float, ...]:
     """A result in the scene (as the capture writes it, and the reference pose is) against the
     truth there."""
-    (true_rotations, heads), sk, body = in_scene(clip), clip.skeleton, body_joints(clip)
+    (true_rotations, heads), sk, body = clip.in_scene(), clip.skeleton, body_joints(clip)
     return (
         metrics.mpjpe_cm(positions, heads, sk),
         metrics.rotation_error(rotations, true_rotations),
@@ -199,20 +186,17 @@ def main(argv: list[str] | None = None) -> int:
         const=str(PERSON_WEIGHTS),
         help="the person path too (this checkpoint; default the shipped one), with each P2R; only the humanoid clips",
     )
-    parser.add_argument(
-        "--smoothing",
-        nargs="+",
-        type=float,
-        default=[CaptureOptions.smoothing],
-        help="run each pipeline with each of these Smoothing options (default: the capture's)",
-    )
-    parser.add_argument(
-        "--facing",
-        nargs="+",
-        choices=FACINGS,
-        default=[CaptureOptions.facing],
-        help="run each pipeline with each of these Facing options (default: the capture's)",
-    )
+    for option in option_fields():
+        if option.name in ("smoothing", "facing"):
+            m = option.metadata
+            parser.add_argument(
+                f"--{option.name}",
+                nargs="+",
+                type=m["kind"],
+                choices=m["choices"],
+                default=[option.default],
+                help=f"run each pipeline with each of these {m['label']} options (default: the capture's)",
+            )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     checkpoints = [c for pipeline in args.pipeline or [] for c in pipeline]

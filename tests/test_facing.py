@@ -7,7 +7,7 @@ import torch
 from model import metrics
 from model.data import procedural
 from model.data.evalsets import VideoClip
-from model.evaluate_video import hold_scores, in_scene
+from model.evaluate_video import hold_scores
 from model.facing import keep_heading
 from model.kinematics import forward_kinematics
 from model.rotations import axis_rotation, geodesic_angle
@@ -59,12 +59,11 @@ def test_the_evaluation_scores_in_the_scene_where_the_reference_pose_was_keyed()
     ref = rotations[0]
     view = turned_root(sk, rotations, -35.0)
     heads = forward_kinematics(sk, view)[1]
-    clip = VideoClip("creature.proc@35", None, sk, view, heads, forward_kinematics(sk, ref[None])[1][0], ref)
-    assert clip.camera_yaw == 35.0
-    np.testing.assert_allclose(in_scene(clip)[0], rotations, atol=1e-9)
-    np.testing.assert_allclose(in_scene(clip)[1], forward_kinematics(sk, rotations)[1], atol=1e-9)
+    clip = VideoClip("creature.proc@35", None, sk, view, heads, forward_kinematics(sk, ref[None])[1][0], ref, camera_yaw=35.0)
+    np.testing.assert_allclose(clip.in_scene()[0], rotations, atol=1e-9)
+    np.testing.assert_allclose(clip.in_scene()[1], forward_kinematics(sk, rotations)[1], atol=1e-9)
     held = np.broadcast_to(ref, rotations.shape)
     assert hold_scores(clip)[1] == pytest.approx(metrics.rotation_error(held, rotations), abs=1e-9)
     # Scored in the view frame instead (the truth not turned back), the root would count the camera's 35 deg.
-    seen_from_front = VideoClip("creature.proc@0", None, sk, view, heads, clip.ref_positions, ref)
+    seen_from_front = VideoClip("creature.proc@0", None, sk, view, heads, clip.ref_positions, ref, camera_yaw=0.0)
     assert hold_scores(seen_from_front)[1] > hold_scores(clip)[1] + 1

@@ -155,12 +155,25 @@ class VideoClip:
     ref_positions: np.ndarray  # (J, 3)
     ref_rotations: np.ndarray  # (J, 3, 3)
     pixels: np.ndarray | None = None  # (T, J, 2) where the camera shows each head (sets rendered before it was kept: None)
+    camera_yaw: float = 0.0  # where the camera stood (deg about the scene's up; 0: the rig's front)
 
-    @property
-    def camera_yaw(self) -> float:
-        """Where the camera stood (deg about the scene's up; 0: the rig's front): the view
-        frame is the scene turned by minus this (`<rig>.<motion>@<yaw>`)."""
-        return float(self.name.rsplit("@", 1)[1])
+    def in_scene(self) -> tuple[np.ndarray, np.ndarray]:
+        """The truth (local rotations, heads) in the scene, where the rig and its reference
+        pose are (`to_scene`)."""
+        return to_scene(self.skeleton, self.rotations, self.heads, self.camera_yaw)
+
+
+def to_scene(skeleton: Skeleton, rotations: np.ndarray, heads: np.ndarray | None, camera_yaw: float):
+    """A rendered clip's truth, stored in the view frame (the scene turned by minus where the
+    camera stood), turned back into the scene: (rotations, heads), heads None if not given.
+    Only the roots' rotations and the heads change."""
+    c, s = np.cos(np.radians(camera_yaw)), np.sin(np.radians(camera_yaw))
+    turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    rotations = np.array(rotations, dtype=np.float64)
+    for root in skeleton.roots:
+        B = skeleton.rest_frames[root]
+        rotations[:, root] = B.T @ turn @ B @ rotations[:, root]
+    return rotations, None if heads is None else heads @ turn.T
 
 
 def load_video_set(folder: str | Path) -> list[VideoClip]:
@@ -183,6 +196,7 @@ def load_video_set(folder: str | Path) -> list[VideoClip]:
                     f["ref_positions"],
                     f["ref_rotations"],
                     f["pixels"] if "pixels" in f.files else None,
+                    float(f["yaw_deg"]),
                 )
             )
     return clips
