@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, build_metarig
 
+import model.facing
 import model.landmarks
 import model.pipeline
 import model.skeleton
@@ -92,6 +93,7 @@ def network_output(ext, obj, reference_frame, frames, bpy, stride=1):
     video = np.array([model.video.read_video(VIDEO, i, i + 1)[0] for i in wanted])
     positions = net.video_to_pose(video, sk, ref_positions, ref_rotations)
     rotations = net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)
+    rotations = model.facing.keep_heading(rotations, sk, ref_rotations)  # Facing REFERENCE, the default
     return sk, smooth_rotations(rotations, model.pipeline.CaptureOptions.smoothing)
 
 

@@ -12,6 +12,7 @@ import torch
 
 from model import network, train
 from model.data import evalsets, procedural, video_cache
+from model.facing import keep_heading
 from model.ik import InputError
 from model.kinematics import forward_kinematics
 from model.pose2rot import P2RConfig, PoseToRotation
@@ -47,6 +48,11 @@ def test_video_to_pose_and_capture_shapes_units_and_chunking():
     R = net.capture(video, sk, ref_p, ref_r)
     assert R.shape == (10, sk.num_joints, 3, 3)
     assert np.allclose(R @ R.swapaxes(-1, -2), np.eye(3), atol=1e-5)
+    seen = net.capture(video, sk, ref_p, ref_r, facing="VIDEO")  # the network's heading, as Pose-to-Rotation gives it
+    np.testing.assert_allclose(seen, net.pose_to_rotation(sk, ref_p, ref_r, P), atol=1e-9)
+    np.testing.assert_allclose(R, keep_heading(seen, sk, ref_r), atol=1e-9)  # by default, the reference's
+    with pytest.raises(InputError, match="facing"):
+        net.capture(video, sk, ref_p, ref_r, facing="BACK")
     assert net.video_to_pose(video[:0], sk, ref_p, ref_r).shape == (0, sk.num_joints, 3)
 
 
