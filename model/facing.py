@@ -13,22 +13,35 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kinematics import forward_kinematics
 from .skeleton import Skeleton
 
 FACINGS = ("REFERENCE", "VIDEO")
 
 
+def body_joint(skeleton: Skeleton, root: int) -> int:
+    """The joint whose frame is the body's under `root`: the root itself, or, where the root
+    is a chain of single bones (a floor bone holding the hips, as game rigs have), the first
+    joint below it with several children."""
+    children, j = skeleton.children, root
+    while len(children[j]) == 1:
+        j = children[j][0]
+    return j if children[j] else root
+
+
 def keep_heading(rotations: np.ndarray, skeleton: Skeleton, ref_rotations: np.ndarray) -> np.ndarray:
-    """Local rotations (T, J, 3, 3) -> the same with each root turned about the scene's up
-    (Z) so that its heading is the reference's (J, 3, 3): the turn that brings the root's
-    world frame closest to the reference's (least squares over its three axes)."""
+    """Local rotations (T, J, 3, 3) -> the same with each root's body (`body_joint`) turned
+    about the scene's up (Z), by its own local rotation, so that its heading is the
+    reference's (J, 3, 3): the turn that brings the body joint's world frame closest to the
+    reference's (least squares over its three axes). Nothing else changes."""
     out = np.array(rotations, dtype=np.float64)
-    for root in skeleton.roots:
-        B = skeleton.rest_frames[root]
-        M = B @ out[:, root] @ (B @ ref_rotations[root]).T  # (T, 3, 3): the root's world frame times the reference's, transposed
+    G, G_ref = forward_kinematics(skeleton, out)[0], forward_kinematics(skeleton, np.asarray(ref_rotations, np.float64))[0]
+    for b in {body_joint(skeleton, int(r)) for r in skeleton.roots}:
+        M = G[:, b] @ G_ref[b].T
         # the turn Rz(a) maximising trace(Rz(a) M): a = atan2(M01 - M10, M00 + M11)
         a = np.arctan2(M[:, 0, 1] - M[:, 1, 0], M[:, 0, 0] + M[:, 1, 1])
         c, s, zero, one = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
         turn = np.stack([c, -s, zero, s, c, zero, zero, zero, one], -1).reshape(-1, 3, 3)
-        out[:, root] = B.T @ turn @ B @ out[:, root]
+        # G_b' = turn @ G_b, by the joint's own rotation: R_b' = R_b @ G_b^T @ turn @ G_b
+        out[:, b] = out[:, b] @ G[:, b].swapaxes(-1, -2) @ turn @ G[:, b]
     return out

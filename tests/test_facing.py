@@ -8,9 +8,10 @@ from model import metrics
 from model.data import procedural
 from model.data.evalsets import VideoClip
 from model.evaluate_video import hold_scores
-from model.facing import keep_heading
+from model.facing import body_joint, keep_heading
 from model.kinematics import forward_kinematics
 from model.rotations import axis_rotation, geodesic_angle
+from model.skeleton import Skeleton
 
 
 def turn_z(degrees) -> np.ndarray:
@@ -67,3 +68,25 @@ def test_the_evaluation_scores_in_the_scene_where_the_reference_pose_was_keyed()
     # Scored in the view frame instead (the truth not turned back), the root would count the camera's 35 deg.
     seen_from_front = VideoClip("creature.proc@0", None, sk, view, heads, clip.ref_positions, ref, camera_yaw=0.0)
     assert hold_scores(seen_from_front)[1] > hold_scores(clip)[1] + 1
+
+
+def test_a_floor_bone_stays_and_the_body_it_holds_turns():
+    """Game rigs often hang the hips under a bone on the floor: the body's heading is the
+    hips', and the turn goes there, the floor bone untouched."""
+    sk, rotations = motion()
+    root = sk.roots[0]
+    floor = Skeleton(
+        np.r_[-1, np.where(sk.parents < 0, 0, sk.parents + 1)],
+        np.r_[[sk.rest_heads[root] - [0.0, 0.0, 0.5 * sk.scale]], sk.rest_heads],
+        np.r_[[np.eye(3)], sk.rest_frames],
+    )
+    assert body_joint(floor, 0) == root + 1 and body_joint(sk, root) == root
+    with_floor = np.concatenate([np.broadcast_to(np.eye(3), (len(rotations), 1, 3, 3)), rotations], 1)
+    ref = with_floor[0]
+    still = np.broadcast_to(ref, with_floor.shape).copy()
+    turned = still.copy()
+    B = floor.rest_frames[root + 1]
+    turned[:, root + 1] = B.T @ turn_z([10, -40, 95, 180, 0, 60]) @ B @ ref[root + 1]
+    kept = keep_heading(turned, floor, ref)
+    np.testing.assert_allclose(kept, still, atol=1e-9)
+    assert np.array_equal(kept[:, 0], turned[:, 0])
