@@ -32,7 +32,7 @@ from . import humanoid, ik, landmarks, metrics
 from .data import humans
 from .data.evalsets import VideoClip, load_video_set
 from .evaluate import Row, hold_reference, label, mean_values, row_table
-from .facing import keep_heading
+from .facing import keep_heading, keeps_heading
 from .kinematics import forward_kinematics
 from .network import CAPTURE_WEIGHTS, PERSON_WEIGHTS, POSE2ROT_WEIGHTS, WEIGHTS_DIR, Network
 from .pipeline import VIEWS, CaptureOptions, CaptureResult, capture_video, option_fields, plan_frames
@@ -161,7 +161,7 @@ def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...
     if len(result.rotations) != len(clip.rotations):
         raise ValueError(f"{clip.video} decoded {len(result.rotations)} of its {len(clip.rotations)} frames")
     solved = ik.solve_rotations(clip.skeleton, result.positions, clip.ref_positions, clip.ref_rotations)
-    if pipeline.facing == "REFERENCE":
+    if keeps_heading(pipeline.facing, result.path.path):
         solved = keep_heading(solved, clip.skeleton, clip.ref_rotations)
     solved = smooth_rotations(solved, pipeline.smoothing)
     return scores(clip, result.positions, result.rotations, result.pixels), scores(clip, result.positions, solved, result.pixels)

@@ -3,10 +3,12 @@
 One camera leaves the heading the most open of all a capture estimates (a body and its
 mirror image in depth look alike), and the general Video-to-Pose gets it worst: on the
 evaluation set its bodies are turned about 56 deg from the truth where holding the reference
-pose's heading is 24 deg off (BENCHMARKS.md, "the body keeps the reference's heading"). So by
-default (Facing REFERENCE) the capture keeps the reference's heading and takes everything
-else from the video: the root's tilt and every joint below it. Facing VIDEO keeps the
-heading the network saw, for subjects that turn around.
+pose's heading is 24 deg off (BENCHMARKS.md, "the body keeps the reference's heading"). So
+with Facing REFERENCE the capture keeps the reference's heading and takes everything else
+from the video: the root's tilt and every joint below it; with VIDEO it keeps the heading the
+network saw too. AUTO (the default) takes VIDEO on the person path, whose detector, trained
+on real people, tells which way a person faces (over longer takes, where people turn, the
+closer of the two), and REFERENCE on the general path.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ import numpy as np
 from .kinematics import forward_kinematics
 from .skeleton import Skeleton
 
-FACINGS = ("REFERENCE", "VIDEO")
+FACINGS = ("AUTO", "REFERENCE", "VIDEO")
+
+
+def keeps_heading(facing: str, path: str) -> bool:
+    """Whether a capture with this Facing option, on this path ("person" or "general"),
+    keeps the reference's heading."""
+    return facing == "REFERENCE" or (facing == "AUTO" and path != "person")
 
 
 def body_joint(skeleton: Skeleton, root: int) -> int:

@@ -24,7 +24,7 @@ from torch import nn
 from . import pipeline, streaming
 from . import tips as leaf_tips
 from .attention import Graph
-from .facing import FACINGS, keep_heading
+from .facing import FACINGS, keep_heading, keeps_heading
 from .ik import InputError, check_solver_inputs, fit_positions
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs
 from .rotations import nearest_rotation
@@ -234,15 +234,18 @@ class Network:
         out = list(streaming.chain(stages, chunks))
         return torch.cat(out).numpy() if out else np.zeros((0, skeleton.num_joints, 3))
 
-    def capture(self, frames, skeleton: Skeleton, ref_positions, ref_rotations, *, facing: str = "REFERENCE") -> np.ndarray:
+    def capture(self, frames, skeleton: Skeleton, ref_positions, ref_rotations, *, facing: str = "AUTO") -> np.ndarray:
         """uint8 RGB frames (T, H, W, 3) -> local rotations (T, J, 3, 3) in the rig's own
-        conventions, seen from the front of the view frame; `facing` as the capture's option
-        (`model.facing`): REFERENCE keeps the reference's heading, VIDEO the network's."""
-        positions = self.video_to_pose(frames, skeleton, ref_positions, ref_rotations)
-        rotations = self.pose_to_rotation(skeleton, ref_positions, ref_rotations, positions)
+        conventions, seen from the front of the view frame, by the general path; `facing` as
+        the capture's option (`model.facing`): REFERENCE (and AUTO, on this path) keeps the
+        reference's heading, VIDEO the network's."""
         if facing not in FACINGS:
             raise InputError(f"facing must be one of {', '.join(FACINGS)}, got {facing!r}")
-        return keep_heading(rotations, skeleton, np.asarray(ref_rotations, np.float64)) if facing == "REFERENCE" else rotations
+        positions = self.video_to_pose(frames, skeleton, ref_positions, ref_rotations)
+        rotations = self.pose_to_rotation(skeleton, ref_positions, ref_rotations, positions)
+        if not keeps_heading(facing, "general"):
+            return rotations
+        return keep_heading(rotations, skeleton, np.asarray(ref_rotations, np.float64))
 
     # ---- checkpoints ---------------------------------------------------------------
     @classmethod

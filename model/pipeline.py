@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from . import anchor, crop, landmarks, streaming
-from .facing import FACINGS, keep_heading
+from .facing import FACINGS, keep_heading, keeps_heading
 from .follow import Follower
 from .ik import InputError
 from .person import SUBJECTS, Choice, PathError, choose, probe_frames
@@ -120,11 +120,12 @@ class CaptureOptions:
         metadata=_option("Camera", "Where the camera stood, relative to the rig's front", str, choices=tuple(VIEWS)),
     )
     facing: str = field(
-        default="REFERENCE",  # what one camera leaves most open (BENCHMARKS.md, "the body keeps the reference's heading")
+        default="AUTO",  # what one camera leaves most open (BENCHMARKS.md, "the body keeps the reference's heading")
         metadata=_option(
             "Facing",
             "REFERENCE: the body keeps the reference's heading (its turn about the scene's up) and takes its tilt and "
-            "every joint below from the video; VIDEO: the heading the network sees too, for subjects that turn around",
+            "every joint below from the video; VIDEO: the heading from the video too, for subjects that turn around; "
+            "AUTO: VIDEO on the person path, REFERENCE on the general path",
             str,
             choices=FACINGS,
         ),
@@ -595,8 +596,10 @@ def capture_video(
         count["positions"] += len(rig)
         return rig
 
+    keep = keeps_heading(options.facing, choice.path)
+
     def facing(R: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(keep_heading(R.numpy(), skeleton, ref_rotations)) if options.facing == "REFERENCE" else R
+        return torch.from_numpy(keep_heading(R.numpy(), skeleton, ref_rotations)) if keep else R
 
     sigma = options.smoothing
     stages = [

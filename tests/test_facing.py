@@ -8,7 +8,7 @@ from model import metrics
 from model.data import procedural
 from model.data.evalsets import VideoClip
 from model.evaluate_video import hold_scores
-from model.facing import body_joint, keep_heading
+from model.facing import body_joint, keep_heading, keeps_heading
 from model.kinematics import forward_kinematics
 from model.rotations import axis_rotation, geodesic_angle
 from model.skeleton import Skeleton
@@ -90,3 +90,8 @@ def test_a_floor_bone_stays_and_the_body_it_holds_turns():
     kept = keep_heading(turned, floor, ref)
     np.testing.assert_allclose(kept, still, atol=1e-9)
     assert np.array_equal(kept[:, 0], turned[:, 0])
+
+
+def test_auto_keeps_the_references_heading_on_the_general_path_only():
+    assert [keeps_heading(f, "general") for f in ("AUTO", "REFERENCE", "VIDEO")] == [True, True, False]
+    assert [keeps_heading(f, "person") for f in ("AUTO", "REFERENCE", "VIDEO")] == [False, True, False]
