@@ -49,10 +49,10 @@ def capture(
     subject is at that frame. `view` is where the camera stood: FRONT, BACK, LEFT or RIGHT
     of the rig. `facing` REFERENCE keeps the reference's heading (the body's turn about the
     scene's up), VIDEO takes it from the video too, AUTO takes VIDEO on the person path and
-    REFERENCE on the general path. `device` is AUTO (CUDA when torch sees
-    one), CPU or CUDA. `mapping` TIME takes for each key the video frame nearest its scene
-    time (from `video_start`), FRAME takes video frame n for scene frame n. `subject` is AUTO (the person path when the rig
-    is a humanoid and a person is seen), PERSON or OTHER; the action's custom property
+    REFERENCE on the general path. `device` is AUTO (CUDA when torch sees one), CPU or
+    CUDA. `mapping` TIME takes for each key the video frame nearest its scene time (from
+    `video_start`), FRAME takes video frame n for scene frame n. `subject` is AUTO (the
+    person path when the rig is a humanoid and a person is seen), PERSON or OTHER; the action's custom property
     "mocap_anything_path" says which path ran and why, and whom it followed. Where several
     people are filmed, the person path follows the first one found, or the one seen first
     at (`person_x`, `person_y`): fractions of the frame from its left and top edges.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kinematics import forward_kinematics
+from .rotations import axis_rotation
 from .skeleton import Skeleton
 
 FACINGS = ("AUTO", "REFERENCE", "VIDEO")
@@ -47,9 +48,7 @@ def keep_heading(rotations: np.ndarray, skeleton: Skeleton, ref_rotations: np.nd
     for b in {body_joint(skeleton, int(r)) for r in skeleton.roots}:
         M = G[:, b] @ G_ref[b].T
         # the turn Rz(a) maximising trace(Rz(a) M): a = atan2(M01 - M10, M00 + M11)
-        a = np.arctan2(M[:, 0, 1] - M[:, 1, 0], M[:, 0, 0] + M[:, 1, 1])
-        c, s, zero, one = np.cos(a), np.sin(a), np.zeros_like(a), np.ones_like(a)
-        turn = np.stack([c, -s, zero, s, c, zero, zero, zero, one], -1).reshape(-1, 3, 3)
+        turn = axis_rotation(2, np.arctan2(M[:, 0, 1] - M[:, 1, 0], M[:, 0, 0] + M[:, 1, 1]))
         # G_b' = turn @ G_b, by the joint's own rotation: R_b' = R_b @ G_b^T @ turn @ G_b
         out[:, b] = out[:, b] @ G[:, b].swapaxes(-1, -2) @ turn @ G[:, b]
     return out

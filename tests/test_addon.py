@@ -93,7 +93,7 @@ def network_output(ext, obj, reference_frame, frames, bpy, stride=1):
     video = np.array([model.video.read_video(VIDEO, i, i + 1)[0] for i in wanted])
     positions = net.video_to_pose(video, sk, ref_positions, ref_rotations)
     rotations = net.pose_to_rotation(sk, ref_positions, ref_rotations, positions)
-    rotations = model.facing.keep_heading(rotations, sk, ref_rotations)  # Facing REFERENCE, the default
+    rotations = model.facing.keep_heading(rotations, sk, ref_rotations)  # Facing AUTO, the default: the general path's rule
     return sk, smooth_rotations(rotations, model.pipeline.CaptureOptions.smoothing)
 
 

@@ -191,7 +191,7 @@ def test_cached_video_training(tmp_path):
 # ---- Cycles-rendered clips and the shipped checkpoint ---------------------------------
 
 SMALL_SET = ["basic_human.proc@35", "horse.proc@-60", "cmu.01_01@0"]
-# Measured (the shipped capture, Smoothing 3, Facing REFERENCE; scored in the scene, each clip
+# Measured (the shipped capture, Smoothing 3, Facing REFERENCE = AUTO here; scored in the scene, each clip
 # told the Camera option nearest its camera, `model.evaluate_video`): MPJPE 23.34 cm, end-to-end
 # 20.63 deg, V2P + IK 42.41 deg; holding the reference pose 22.98 cm, 20.64 deg, level with the
 # capture on these three clips (over the 23-clip evaluation set the capture is the closer on

@@ -9,7 +9,7 @@ from test_video import frame_index, write_video
 
 from model import network, pipeline, streaming
 from model.data import procedural
-from model.facing import keep_heading
+from model.facing import keep_heading, keeps_heading
 from model.pipeline import CaptureError, CaptureOptions, capture_video, plan_frames
 from model.rotations import axis_rotation, smooth_rotations
 from model.skeleton import Skeleton
@@ -34,7 +34,7 @@ def one_pass(net, path, sk, ref_p, ref_r, options):
     view = net.video_to_pose(frames, sk, ref_p, ref_r, chunk_frames=10_000)
     positions = view @ axis_rotation(2, np.radians([pipeline.VIEWS[options.view]]))[0].T
     rotations = net.pose_to_rotation(sk, ref_p, ref_r, positions, chunk_frames=10_000)
-    if options.facing == "REFERENCE":
+    if keeps_heading(options.facing, "general"):
         rotations = keep_heading(rotations, sk, ref_r)
     return positions, smooth_rotations(rotations, options.smoothing)
 
@@ -45,7 +45,7 @@ def one_pass(net, path, sk, ref_p, ref_r, options):
         ("FRONT", "REFERENCE", 0.0, (16, 32)),
         ("LEFT", "VIDEO", 1.5, (1, 7)),
         ("BACK", "REFERENCE", 4.0, (5, 3)),
-        ("RIGHT", "VIDEO", 10.0, (16, 32)),
+        ("RIGHT", "AUTO", 10.0, (16, 32)),
     ],
 )
 def test_streamed_capture_equals_one_pass(clip, monkeypatch, view, facing, smoothing, chunks):

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..rotations import axis_rotation
 from ..skeleton import Skeleton, bone_frames, default_tails
 from . import acclaim, bvh, deepmimic, procedural, rigify, urdf, zeroad
 from .motion import Y_UP_TO_Z_UP, Motion
@@ -167,8 +168,7 @@ def to_scene(skeleton: Skeleton, rotations: np.ndarray, heads: np.ndarray | None
     """A rendered clip's truth, stored in the view frame (the scene turned by minus where the
     camera stood), turned back into the scene: (rotations, heads), heads None if not given.
     Only the roots' rotations and the heads change."""
-    c, s = np.cos(np.radians(camera_yaw)), np.sin(np.radians(camera_yaw))
-    turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    turn = axis_rotation(2, np.radians(float(camera_yaw)))
     rotations = np.array(rotations, dtype=np.float64)
     for root in skeleton.roots:
         B = skeleton.rest_frames[root]
