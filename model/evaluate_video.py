@@ -22,6 +22,7 @@ monocular human pose tools give).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -167,6 +168,12 @@ def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...
     return scores(clip, result.positions, result.rotations, result.pixels), scores(clip, result.positions, solved, result.pixels)
 
 
+def at_rest(clip: VideoClip) -> VideoClip:
+    """The clip with the rig's rest pose as its reference pair (local rotations identity)."""
+    J = clip.skeleton.num_joints
+    return dataclasses.replace(clip, ref_positions=clip.skeleton.rest_heads.copy(), ref_rotations=np.tile(np.eye(3), (J, 1, 1)))
+
+
 def hold_scores(clip: VideoClip) -> tuple[float, ...]:
     """The do-nothing predictor: the reference pose for every frame."""
     held = hold_reference(clip.skeleton, clip.heads, clip.ref_positions, clip.ref_rotations)
@@ -197,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
                 default=[option.default],
                 help=f"run each pipeline with each of these {m['label']} options (default: the capture's)",
             )
+    parser.add_argument(
+        "--reference",
+        choices=("keyed", "rest"),
+        default="keyed",
+        help="the reference pair every row is given: the clip's keyed frame (default), or the rig's rest pose, "
+        "as a user who keys no pose of the subject gives it",
+    )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     checkpoints = [c for pipeline in args.pipeline or [] for c in pipeline]
@@ -208,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_crop:
         kinds.update({f"{name}, no crop": (paths, {"crop": False}) for name, paths in chosen.items()})
     clips = load_video_set(args.set)
+    if args.reference == "rest":
+        clips = [at_rest(c) for c in clips]
     if args.person:
         clips = [c for c in clips if humanoid.check(c.skeleton).ok]
         for p2r in (CAPTURE_WEIGHTS, POSE2ROT_WEIGHTS):

@@ -24,6 +24,7 @@ from torch import nn
 from . import pipeline, streaming
 from . import tips as leaf_tips
 from .attention import Graph
+from .efficientnet import EfficientNetLite
 from .facing import FACINGS, keep_heading, keeps_heading
 from .ik import InputError, check_solver_inputs, fit_positions
 from .pose2rot import P2RConfig, PoseToRotation, collate, encode_inputs
@@ -83,6 +84,9 @@ class Network:
     def __init__(self, parts: dict[str, nn.Module], *, device: str | torch.device = "cpu", info: dict | None = None):
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.parts = {name: module.to(self.device).eval() for name, module in parts.items()}
+        for module in self.parts.values():  # (in place, as `eval` is: the parts are this network's now)
+            for backbone in [m for m in module.modules() if isinstance(m, EfficientNetLite)]:
+                backbone.for_inference()
         self.info = info or {}
 
     def _part(self, name: str) -> nn.Module:

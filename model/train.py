@@ -459,7 +459,7 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
     feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
     if args.stage in PERSON_STAGES:
         seeds = rng.integers(0, VALIDATION_SEED, args.clips)
-        return {"examples": [humans.example(int(s), args.frames) for s in seeds], "feed": feed}
+        return {"examples": [humans.example(int(s), args.frames, rest_share=args.rest_share) for s in seeds], "feed": feed}
     if args.cache:  # a cache (by --cache-share), then clips of similar size together (little padding): neighbours by joint count
         k = int(rng.choice(len(args.cached), p=args.cache_share)) if len(args.cached) > 1 else 0
         cached, by_size = args.cached[k], args.by_size[k]
@@ -558,7 +558,7 @@ def train(args) -> dict:
     if "video2pose" in parts:
         args.image_size = parts["video2pose"].config.image_size  # an --init V2P keeps its own
     if args.stage in PERSON_STAGES:  # the evaluation split's people: watched, never used to pick a step
-        val = [humans.example(VALIDATION_SEED + i, args.frames, "evaluation") for i in range(args.val_clips)]
+        val = [humans.example(VALIDATION_SEED + i, args.frames, "evaluation", args.rest_share) for i in range(args.val_clips)]
     elif args.cache:
         args.cached = [video_cache.load(folder) for folder in args.cache]
         args.by_size = [np.argsort([e["skeleton"].num_joints for e in c], kind="stable") for c in args.cached]
@@ -673,6 +673,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", type=float, default=0.5, help="p2r: share of steps on real clips (else procedural)")
     parser.add_argument(
         "--tips", type=float, default=0.0, help="p2r: share of clips with leaf tips (model.tips), validated with and without"
+    )
+    parser.add_argument(
+        "--rest-share",
+        type=float,
+        default=0.0,
+        help="person stages: share of examples (validation too) whose reference pair is the rig's rest pose",
     )
     parser.add_argument("--max-noise", type=float, default=3.0, help="position noise up to this (cm at 1 m scale)")
     parser.add_argument("--lr", type=float, default=1e-3)

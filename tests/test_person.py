@@ -115,6 +115,17 @@ def test_examples_and_the_detectors_errors():
     assert torch.isfinite(example["features"][0]).all() and torch.isfinite(example["positions"]).all()
     assert example["rotations"].shape == (16, J, 3, 3) and example["ref_rotations"].shape == (J, 3, 3)
     assert np.abs(np.linalg.det(example["rotations"].double().numpy()) - 1).max() < 1e-5
+    # a rest-pose reference (`--rest-share`): the rig's rest pair, the window unchanged
+    rested = humans.example(3, 16, rest_share=1.0)
+    assert torch.equal(rested["positions"], example["positions"]) and torch.equal(rested["rotations"], example["rotations"])
+    assert torch.equal(rested["ref_rotations"], torch.eye(3).expand(J, 3, 3))
+    heads = forward_kinematics(rested["skeleton"], rested["ref_rotations"].double().numpy()[None])[1][0]
+    np.testing.assert_allclose(
+        rested["ref_positions"].double().numpy(), heads - heads[0] + rested["skeleton"].rest_heads[0], atol=1e-5
+    )
+    assert not torch.equal(rested["ref_positions"], example["ref_positions"])
+    at_rest = [bool((humans.example(s, 4, rest_share=0.3)["ref_rotations"] == torch.eye(3)).all()) for s in range(20)]
+    assert 2 <= sum(at_rest) <= 11  # about 30 % of the seeds
     nobody = torch.full((2, landmarks.COUNT, 7), torch.nan, dtype=torch.float64)
     features = landmarks.features(nobody, landmarks.boxes(nobody, 480, 640))
     assert (features == 0).all()
