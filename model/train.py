@@ -466,7 +466,10 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
         span = min(len(cached), 4 * args.clips)
         first = int(rng.integers(0, len(cached) - span + 1))
         picks = rng.choice(by_size[first : first + span], args.clips, replace=False)
-        return {"examples": [window(cached[i], args.frames, rng) for i in picks], "feed": feed}
+        examples = [window(cached[i], args.frames, rng) for i in picks]
+        if args.rest_share:
+            examples = [clips.at_rest(e) if rng.random() < args.rest_share else e for e in examples]
+        return {"examples": examples, "feed": feed}
     seeds = rng.integers(0, VALIDATION_SEED, args.clips)
     return {"examples": video_examples(seeds, args.frames, bones, args.image_size), "feed": feed}
 
@@ -678,7 +681,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rest-share",
         type=float,
         default=0.0,
-        help="person stages: share of examples (validation too) whose reference pair is the rig's rest pose",
+        help="person stages and --cache: share of training examples whose reference pair is the rig's rest pose "
+        "(the person stages' validation too)",
     )
     parser.add_argument("--max-noise", type=float, default=3.0, help="position noise up to this (cm at 1 m scale)")
     parser.add_argument("--lr", type=float, default=1e-3)

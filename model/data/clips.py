@@ -7,7 +7,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import torch
 
+from ..video2pose import query_features
 from . import augment, evalsets, procedural
 from .motion import Motion
 
@@ -65,3 +67,16 @@ def excerpt(clips: list[tuple[str, Motion]], rng: np.random.Generator, frames: i
     outside = np.setdiff1d(np.arange(T), window)
     ref = int(rng.choice(outside if outside.size else np.arange(T)))
     return motion.frames(np.r_[window, ref])
+
+
+def at_rest(example: dict) -> dict:
+    """The example with the rig's rest pose as its reference pair, as a user who keys the
+    rest pose gives it: no pose of the subject to hold, only the rig's conventions."""
+    skeleton = example["skeleton"]
+    J = skeleton.num_joints
+    return {
+        **example,
+        "queries": query_features(skeleton, skeleton.rest_heads),
+        "ref_positions": torch.tensor(skeleton.rest_heads, dtype=torch.float32),
+        "ref_rotations": torch.eye(3).expand(J, 3, 3).clone(),
+    }

@@ -376,23 +376,10 @@ REST_DRAW = 2  # the draw apart from an example's own that says whether its refe
 
 def example(seed: int, frames: int, split: str = "training", rest_share: float = 0.0) -> dict:
     """One example of `frames` frames from a clip of the split; the same for the same seed.
-    For a `rest_share` of seeds the reference pair is the rig's rest pose (`at_rest`)."""
+    For a `rest_share` of seeds the reference pair is the rig's rest pose (`clips.at_rest`)."""
     rng = np.random.default_rng(seed)
     seen = seen_example(clips.excerpt(human_clips(split), rng, frames), rng)
-    return at_rest(seen) if np.random.default_rng([seed, REST_DRAW]).random() < rest_share else seen
-
-
-def at_rest(example: dict) -> dict:
-    """The example with the rig's rest pose as its reference pair, as a user who keys the
-    rest pose gives it: no pose of the subject to hold, only the rig's conventions."""
-    skeleton = example["skeleton"]
-    J = skeleton.num_joints
-    return {
-        **example,
-        "queries": query_features(skeleton, skeleton.rest_heads),
-        "ref_positions": torch.tensor(skeleton.rest_heads, dtype=torch.float32),
-        "ref_rotations": torch.eye(3).expand(J, 3, 3).clone(),
-    }
+    return clips.at_rest(seen) if np.random.default_rng([seed, REST_DRAW]).random() < rest_share else seen
 
 
 def seen_example(motion: Motion, rng: np.random.Generator) -> dict:
