@@ -170,8 +170,8 @@ def evaluate_clip(pipeline: Pipeline, clip: VideoClip) -> tuple[tuple[float, ...
 
 def at_rest(clip: VideoClip) -> VideoClip:
     """The clip with the rig's rest pose as its reference pair (local rotations identity)."""
-    J = clip.skeleton.num_joints
-    return dataclasses.replace(clip, ref_positions=clip.skeleton.rest_heads.copy(), ref_rotations=np.tile(np.eye(3), (J, 1, 1)))
+    heads, rotations = clip.skeleton.rest_reference()
+    return dataclasses.replace(clip, ref_positions=heads, ref_rotations=rotations)
 
 
 def hold_scores(clip: VideoClip) -> tuple[float, ...]:

@@ -169,11 +169,10 @@ def encode_inputs(skeleton: Skeleton, positions, ref_positions, ref_rotations, c
         for a in (positions, ref_positions, ref_rotations)
     )
     ik.check_solver_inputs(skeleton, positions, ref_positions, ref_rotations)
-    J, s, root = skeleton.num_joints, skeleton.scale, int(skeleton.roots[0])
+    s, root = skeleton.scale, int(skeleton.roots[0])
     par = _parent_index(skeleton)
     if not config.use_reference:  # the rest pose as the reference
-        ref_rotations = torch.eye(3).expand(J, 3, 3)
-        ref_positions = torch.tensor(skeleton.rest_heads, dtype=torch.float32)
+        ref_positions, ref_rotations = (torch.as_tensor(a, dtype=torch.float32) for a in skeleton.rest_reference())
 
     # The closed form is not differentiated (its SVD's gradient blows up at symmetric
     # children); gradients still reach the positions through the features below.

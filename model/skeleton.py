@@ -165,6 +165,11 @@ class Skeleton:
         edges[idx, idx] = EDGE_SELF
         return edges
 
+    def rest_reference(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rest pose as a reference pair: heads (J, 3) and local rotations (J, 3, 3),
+        all identity; what a rig keyed at rest gives."""
+        return self.rest_heads.copy(), np.tile(np.eye(3), (self.num_joints, 1, 1))
+
     # ---- transforms --------------------------------------------------------------
     def rotated(self, rotation: np.ndarray) -> Skeleton:
         """The same rig seen in a rotated world (heads and frames turn; local rotations

@@ -72,11 +72,10 @@ def excerpt(clips: list[tuple[str, Motion]], rng: np.random.Generator, frames: i
 def at_rest(example: dict) -> dict:
     """The example with the rig's rest pose as its reference pair, as a user who keys the
     rest pose gives it: no pose of the subject to hold, only the rig's conventions."""
-    skeleton = example["skeleton"]
-    J = skeleton.num_joints
+    heads, rotations = example["skeleton"].rest_reference()
     return {
         **example,
-        "queries": query_features(skeleton, skeleton.rest_heads),
-        "ref_positions": torch.tensor(skeleton.rest_heads, dtype=torch.float32),
-        "ref_rotations": torch.eye(3).expand(J, 3, 3).clone(),
+        "queries": query_features(example["skeleton"], heads),
+        "ref_positions": torch.as_tensor(heads, dtype=torch.float32),
+        "ref_rotations": torch.as_tensor(rotations, dtype=torch.float32),
     }
