@@ -6,7 +6,8 @@
 
 Every table has the do-nothing predictor (`hold`: the reference pose held for every frame)
 and the analytic IK (`ik`) beside the network, on the same data. Each clip's reference
-pair is frame `--reference-frame` (exact, as a keyed frame is);
+pair is frame `--reference-frame` (exact, as a keyed frame is), or with `--rest-reference`
+the rig's rest pose (what a rig keyed at rest gives; that frame is still left out);
 the solver sees the other frames' joint heads (with optional Gaussian noise of the
 given standard deviation per coordinate, in cm at 1 m scale) and is scored on them.
 With `--tips` it also sees where each leaf bone ends (`model.tips`: every clip on its
@@ -70,7 +71,7 @@ class Row:
 
 
 def evaluate_clip(
-    solver: Solver, motion: Motion, *, noise_cm: float = 0.0, reference_frame: int = 0, seed: int = 0
+    solver: Solver, motion: Motion, *, noise_cm: float = 0.0, reference_frame: int = 0, seed: int = 0, rest: bool = False
 ) -> tuple[float, ...]:
     sk = motion.skeleton
     if not 0 <= reference_frame < motion.num_frames:
@@ -82,7 +83,8 @@ def evaluate_clip(
     noisy = true_positions[others] + np.random.default_rng(seed).normal(
         0.0, noise_cm / 100.0 * sk.scale, (others.size, sk.num_joints, 3)
     )
-    pred = solver(sk, noisy, true_positions[reference_frame], motion.local_rotations[reference_frame])
+    pair = sk.rest_reference() if rest else (true_positions[reference_frame], motion.local_rotations[reference_frame])
+    pred = solver(sk, noisy, *pair)
     true = motion.local_rotations[others]
     result_positions = forward_kinematics(sk, pred)[1]
     return (
@@ -95,13 +97,19 @@ def evaluate_clip(
 
 
 def evaluate_set(
-    solver: Solver, clips: list[tuple[str, Motion]], *, noise_cm: float, max_frames: int | None, reference_frame: int
+    solver: Solver,
+    clips: list[tuple[str, Motion]],
+    *,
+    noise_cm: float,
+    max_frames: int | None,
+    reference_frame: int,
+    rest: bool = False,
 ) -> list[Row]:
     rows = []
     for i, (name, motion) in enumerate(clips):
         if max_frames:
             motion = motion.frames(slice(0, max_frames))
-        values = evaluate_clip(solver, motion, noise_cm=noise_cm, reference_frame=reference_frame, seed=i)
+        values = evaluate_clip(solver, motion, noise_cm=noise_cm, reference_frame=reference_frame, seed=i, rest=rest)
         rows.append(Row(name, motion.skeleton.num_joints, motion.num_frames, values))
     return rows
 
@@ -160,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reference-frame", type=int, default=0, help="frame of each clip used as the reference pair (default: 0)"
     )
+    parser.add_argument(
+        "--rest-reference",
+        action="store_true",
+        help="the rig's rest pose as every clip's reference pair (local rotations identity)",
+    )
     parser.add_argument("--tips", action="store_true", help="the solvers also see where each leaf bone ends (model.tips)")
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
@@ -179,7 +192,12 @@ def main(argv: list[str] | None = None) -> int:
             for name, solver in solvers.items():
                 start = time.perf_counter()
                 rows = evaluate_set(
-                    solver, clips, noise_cm=noise, max_frames=args.max_frames, reference_frame=args.reference_frame
+                    solver,
+                    clips,
+                    noise_cm=noise,
+                    max_frames=args.max_frames,
+                    reference_frame=args.reference_frame,
+                    rest=args.rest_reference,
                 )
                 print(
                     f"  {set_name}, noise {noise:g} cm, {name}: {len(rows)} clips in {time.perf_counter() - start:.1f} s",

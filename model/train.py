@@ -88,11 +88,15 @@ def rotation_loss(pred: torch.Tensor, true: torch.Tensor, valid: torch.Tensor, i
     return angle + VELOCITY_WEIGHT * velocity
 
 
-def make_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, bones: int, tips: float = 0.0):
-    """One procedural training clip: (skeleton, inputs, true local rotations (T, J, 3, 3))."""
+def make_example(
+    seed: int, frames: int, max_noise_cm: float, config: P2RConfig, bones: int, tips: float = 0.0, rest: float = 0.0
+):
+    """One procedural training clip: (skeleton, inputs, true local rotations (T, J, 3, 3));
+    a `rest` share of the seeds with the rig's rest pose as reference pair."""
     rng, motion, start, ref = clips.creature(seed, frames, bones)
     motion = tipped(motion, seed, tips)
-    return encode_example(motion, np.arange(start, start + frames), ref, rng, random_noise(rng, max_noise_cm), config)
+    noise = random_noise(rng, max_noise_cm)
+    return encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config, rest_drawn(seed, rest))
 
 
 def tipped(motion, seed: int, share: float):
@@ -101,26 +105,36 @@ def tipped(motion, seed: int, share: float):
     return motion.with_tips() if np.random.default_rng([seed, TIPS_DRAW]).random() < share else motion
 
 
+def rest_drawn(seed: int, share: float) -> bool:
+    """Whether the example of `seed` has the rig's rest pose as its reference pair (as a
+    user who keys the rest pose gives it), for a `share` of the seeds, drawn apart from the
+    example's own draws."""
+    return bool(np.random.default_rng([seed, humans.REST_DRAW]).random() < share)
+
+
 def random_noise(rng: np.random.Generator, max_noise_cm: float) -> float:
     """Exact positions in 30% of clips, else Gaussian noise of up to `max_noise_cm`."""
     return 0.0 if rng.random() < 0.3 else rng.uniform(0, max_noise_cm)
 
 
-def encode_example(motion, window: np.ndarray, ref: int, rng, noise_cm: float, config: P2RConfig):
-    """The frames `window` of a clip as P2R sees them, with frame `ref` as the reference
-    pair and Gaussian noise of `noise_cm` (cm at 1 m scale) on the positions."""
+def encode_example(motion, window: np.ndarray, ref: int, rng, noise_cm: float, config: P2RConfig, rest: bool = False):
+    """The frames `window` of a clip as P2R sees them, with frame `ref` (with `rest`, the
+    rig's rest pose) as the reference pair and Gaussian noise of `noise_cm` (cm at 1 m
+    scale) on the positions."""
     skeleton = motion.skeleton
     positions = motion.positions()
     seen = positions[window] + rng.normal(0, noise_cm / 100 * skeleton.scale, (len(window), skeleton.num_joints, 3))
-    inputs = encode_inputs(skeleton, seen, positions[ref], motion.local_rotations[ref], config)
+    pair = skeleton.rest_reference() if rest else (positions[ref], motion.local_rotations[ref])
+    inputs = encode_inputs(skeleton, seen, *pair, config)
     return skeleton, inputs, torch.as_tensor(motion.local_rotations[window], dtype=torch.float32)
 
 
-def make_real_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, tips: float = 0.0):
+def make_real_example(seed: int, frames: int, max_noise_cm: float, config: P2RConfig, tips: float = 0.0, rest: float = 0.0):
     """A window of a real clip on a randomised rig (`clips.real`)."""
     rng, motion, start, ref = clips.real(seed, frames)
     motion = tipped(motion, seed, tips)
-    return encode_example(motion, np.arange(start, start + frames), ref, rng, random_noise(rng, max_noise_cm), config)
+    noise = random_noise(rng, max_noise_cm)
+    return encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config, rest_drawn(seed, rest))
 
 
 def random_bones(rng: np.random.Generator, max_bones: int) -> int:
@@ -128,14 +142,23 @@ def random_bones(rng: np.random.Generator, max_bones: int) -> int:
 
 
 def make_batch(
-    seeds, frames: int, max_noise_cm: float, config: P2RConfig, bones: int, device, real: bool = False, tips: float = 0.0
+    seeds,
+    frames: int,
+    max_noise_cm: float,
+    config: P2RConfig,
+    bones: int,
+    device,
+    real: bool = False,
+    tips: float = 0.0,
+    rest: float = 0.0,
 ):
     """Procedural clips of skeletons with `bones` bones each (one size per batch), or with
-    `real`, windows of real clips on randomised rigs; a `tips` share of them with leaf tips."""
+    `real`, windows of real clips on randomised rigs; a `tips` share of them with leaf tips,
+    a `rest` share with the rest pose as reference pair."""
     if real:
-        examples = [make_real_example(int(s), frames, max_noise_cm, config, tips) for s in seeds]
+        examples = [make_real_example(int(s), frames, max_noise_cm, config, tips, rest) for s in seeds]
     else:
-        examples = [make_example(int(s), frames, max_noise_cm, config, bones, tips) for s in seeds]
+        examples = [make_example(int(s), frames, max_noise_cm, config, bones, tips, rest) for s in seeds]
     skeletons = [e[0] for e in examples]
     true = stack_padded([e[2] for e in examples], 1, torch.eye(3))
     graph = Graph.of(skeletons, device)
@@ -174,11 +197,14 @@ VALIDATION_NOISE_CM = (0.0, 2.0)
 VALIDATION_REAL_FRAMES = 96
 
 
-def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int, tips: bool = False) -> dict[str, list]:
+def validation_set(
+    count: int, frames: int, config: P2RConfig, max_bones: int, tips: bool = False, rest: bool = False
+) -> dict[str, list]:
     """Fixed clips, each exact and with 2 cm noise: `creatures` (procedural validation
     seeds) and `real` (the evaluation split of the CMU and DeepMimic clips at about 30 fps,
     frame 0 the reference; never trained on, and never used to choose a checkpoint); with
-    `tips`, the same again with leaf tips (`creatures_tips`, `real_tips`)."""
+    `tips`, the same again with leaf tips (`creatures_tips`, `real_tips`); with `rest`, the
+    real clips again with the rig's rest pose as reference pair (`real_rest`)."""
     groups = {}
     for tag in ("", "_tips") if tips else ("",):
         tip = (lambda motion: motion.with_tips()) if tag else (lambda motion: motion)
@@ -189,12 +215,13 @@ def validation_set(count: int, frames: int, config: P2RConfig, max_bones: int, t
             for i in range(count):
                 _, motion, start, ref = clips.creature(VALIDATION_SEED + i, frames, random_bones(rng, max_bones))
                 creatures.append(encode_example(tip(motion), np.arange(start, start + frames), ref, rng, noise, config))
-            real = []
-            for motion in real_clips:
-                stride = max(1, round(motion.fps / 30))
-                window = np.arange(1, motion.num_frames, stride)[:VALIDATION_REAL_FRAMES]
-                real.append(encode_example(motion, window, 0, rng, noise, config))
+            windows = [np.arange(1, m.num_frames, max(1, round(m.fps / 30)))[:VALIDATION_REAL_FRAMES] for m in real_clips]
+            real = [encode_example(m, w, 0, rng, noise, config) for m, w in zip(real_clips, windows, strict=True)]
             groups[f"creatures{tag}_{noise:g}cm"], groups[f"real{tag}_{noise:g}cm"] = creatures, real
+            if rest and not tag:
+                groups[f"real_rest_{noise:g}cm"] = [
+                    encode_example(m, w, 0, rng, noise, config, rest=True) for m, w in zip(real_clips, windows, strict=True)
+                ]
     return groups
 
 
@@ -454,7 +481,9 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
         real = rng.random() < args.real
         joints = 24 if real else bones  # about the real clips' mean
         seeds = rng.integers(0, VALIDATION_SEED, max(1, round(args.tokens / (args.frames * joints))))
-        _, inputs, graph, true = make_batch(seeds, args.frames, args.max_noise, p2r_config, bones, "cpu", real, args.tips)
+        _, inputs, graph, true = make_batch(
+            seeds, args.frames, args.max_noise, p2r_config, bones, "cpu", real, args.tips, args.rest_share
+        )
         return {"batch": (inputs, graph, true)}
     feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
     if args.stage in PERSON_STAGES:
@@ -573,7 +602,9 @@ def train(args) -> dict:
     elif video:
         val = video_validation_set(args.val_clips, args.frames, args.max_bones, parts["video2pose"].config.image_size)
     else:
-        val = validation_set(args.val_clips, args.frames, parts["pose2rot"].config, args.max_bones, args.tips > 0)
+        val = validation_set(
+            args.val_clips, args.frames, parts["pose2rot"].config, args.max_bones, args.tips > 0, args.rest_share > 0
+        )
     provenance = {
         "command": "python -m model.train " + " ".join(map(shlex.quote, args.argv)),
         "data_seed": args.seed,
@@ -681,8 +712,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rest-share",
         type=float,
         default=0.0,
-        help="person stages and --cache: share of training examples whose reference pair is the rig's rest pose "
-        "(the person stages' validation too)",
+        help="share of training examples whose reference pair is the rig's rest pose (the person stages' "
+        "validation too; p2r: its validation adds the real clips with rest references)",
     )
     parser.add_argument("--max-noise", type=float, default=3.0, help="position noise up to this (cm at 1 m scale)")
     parser.add_argument("--lr", type=float, default=1e-3)

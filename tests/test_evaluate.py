@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from conftest import needs_bpy
 
-from model import evaluate
+from model import evaluate, metrics
 from model.data.procedural import random_motion, random_skeleton
 from model.ik import solve_rotations
 
@@ -33,6 +33,12 @@ def test_evaluate_clip_exact_positions_reproduce_positions():
     # Holding the reference scores the reference's distance from each frame.
     held = evaluate.evaluate_clip(evaluate.hold_reference, motion)
     assert held[0] > rotation and held[2] > 1.0
+    # With the rest pose as reference, holding it scores each frame's distance from rest; the IK
+    # still reproduces the positions exactly.
+    rested = evaluate.evaluate_clip(evaluate.hold_reference, motion, rest=True)
+    truth = motion.local_rotations[1:]
+    assert rested[0] == pytest.approx(metrics.rotation_error(np.broadcast_to(np.eye(3), truth.shape), truth))
+    assert evaluate.evaluate_clip(solve_rotations, motion, rest=True)[2] < 1e-9
 
 
 def test_bad_arguments():

@@ -239,6 +239,21 @@ def test_training_lowers_the_loss():
     assert losses[-1] < 0.75 * losses[0]
 
 
+def test_rest_share_gives_p2r_examples_the_rest_pose_as_reference():
+    # --rest-share for the p2r stage: the same window and truth, the reference pair the rig's
+    # rest pose, encoded as the no-reference ablation encodes it; about the share of seeds
+    keyed = train.make_example(5, 8, 0.0, SMALL, 12)
+    rested = train.make_example(5, 8, 0.0, SMALL, 12, rest=1.0)
+    ablation = train.make_example(5, 8, 0.0, dataclasses.replace(SMALL, use_reference=False), 12)
+    assert torch.equal(rested[2], keyed[2])
+    assert torch.equal(rested[1].reference, torch.eye(3).expand_as(rested[1].reference))
+    assert not torch.equal(rested[1].ref, keyed[1].ref)
+    for field in dataclasses.fields(rested[1]):
+        assert torch.equal(getattr(rested[1], field.name), getattr(ablation[1], field.name)), field.name
+    drawn = [train.rest_drawn(seed, 0.3) for seed in range(40)]
+    assert 5 <= sum(drawn) <= 20 and not any(train.rest_drawn(seed, 0.0) for seed in range(40))
+
+
 def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):
     out = tmp_path / "p2r.safetensors"
     common = ["--stage", "p2r", "--out", str(out), "--width", "16", "--decoder-layers", "1", "--tokens", "120", "--frames", "6"]
