@@ -313,9 +313,10 @@ def rotation_part(parts: nn.ModuleDict) -> PoseToRotation | None:
     return parts["person2rot"] if "person2rot" in parts else parts["pose2rot"] if "pose2rot" in parts else None
 
 
-def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_predicted: np.ndarray):
+def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_predicted: np.ndarray, noise=None):
     """V2P's output (`V2POutput`), then P2R rotations (and their inputs) from the
-    predicted (where `feed_predicted`) or the true positions of each clip."""
+    predicted (where `feed_predicted`, plus `noise` if given: `feed_noise`) or the true
+    positions of each clip."""
     v2p, args = pose_part(parts), (batch["queries"], batch["graph"], batch["root"])
     out = v2p.decode(batch["features"], *args) if "features" in batch else v2p(batch["images"], *args)
     p2r = rotation_part(parts)
@@ -326,8 +327,10 @@ def end_to_end(parts: nn.ModuleDict, batch: dict, examples: list[dict], feed_pre
     for b, e in enumerate(examples):
         sk = e["skeleton"]
         source = out.positions[b] if feed_predicted[b] else batch["positions"][b]
-        positions = source[:, : sk.num_joints].cpu() * sk.scale
-        items.append(encode_inputs(sk, positions, e["ref_positions"], e["ref_rotations"], p2r.config))
+        positions = source[:, : sk.num_joints].cpu()
+        if feed_predicted[b] and noise is not None:
+            positions = positions + noise[b]
+        items.append(encode_inputs(sk, positions * sk.scale, e["ref_positions"], e["ref_rotations"], p2r.config))
     inputs = collate(items).to(device)
     local = p2r(inputs, batch["graph"])
     return out, local, inputs
@@ -488,8 +491,10 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
     feed = rng.random(args.clips) < min(1.0, 0.1 + 0.9 * step / max(args.warmup, 1))
     if args.stage in PERSON_STAGES:
         seeds = rng.integers(0, VALIDATION_SEED, args.clips)
-        return {"examples": [humans.example(int(s), args.frames, rest_share=args.rest_share) for s in seeds], "feed": feed}
-    if args.cache:  # a cache (by --cache-share), then clips of similar size together (little padding): neighbours by joint count
+        examples = [humans.example(int(s), args.frames, rest_share=args.rest_share) for s in seeds]
+    elif (
+        args.cache
+    ):  # a cache (by --cache-share), then clips of similar size together (little padding): neighbours by joint count
         k = int(rng.choice(len(args.cached), p=args.cache_share)) if len(args.cached) > 1 else 0
         cached, by_size = args.cached[k], args.by_size[k]
         span = min(len(cached), 4 * args.clips)
@@ -498,9 +503,21 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
         examples = [window(cached[i], args.frames, rng) for i in picks]
         if args.rest_share:
             examples = [clips.at_rest(e) if rng.random() < args.rest_share else e for e in examples]
-        return {"examples": examples, "feed": feed}
-    seeds = rng.integers(0, VALIDATION_SEED, args.clips)
-    return {"examples": video_examples(seeds, args.frames, bones, args.image_size), "feed": feed}
+    else:
+        seeds = rng.integers(0, VALIDATION_SEED, args.clips)
+        examples = video_examples(seeds, args.frames, bones, args.image_size)
+    return {"examples": examples, "feed": feed, "feed_noise": feed_noise(examples, rng, args.feed_noise)}
+
+
+def feed_noise(examples: list[dict], rng: np.random.Generator, max_cm: float) -> list[torch.Tensor] | None:
+    """Gaussian noise (T, J, 3) of up to `max_cm` (cm at 1 m scale; one level per clip) for
+    the predicted positions that P2R is fed: V2P's predictions on its own training clips are
+    closer to the truth than on anything new, and a P2R trained on them alone learns to trust
+    positions more than it should."""
+    if not max_cm:
+        return None
+    shapes = [e["positions"].shape for e in examples]
+    return [torch.as_tensor(rng.normal(0, rng.uniform(0, max_cm) / 100, shape), dtype=torch.float32) for shape in shapes]
 
 
 def build_parts(args) -> nn.ModuleDict:
@@ -639,7 +656,7 @@ def train(args) -> dict:
             group["lr"] = learning_rate(step, args.steps, args.lr)
         if video:
             batch = video_batch(data["examples"], device)
-            out_v2p, local, inputs = end_to_end(parts, batch, data["examples"], data["feed"])
+            out_v2p, local, inputs = end_to_end(parts, batch, data["examples"], data["feed"], data["feed_noise"])
             loss = video_loss(out_v2p, batch, args.shape)
             if local is not None:
                 loss = loss + rotation_loss(local, batch["rotations"], batch["graph"].valid, inputs.is_root)
@@ -700,6 +717,13 @@ def main(argv: list[str] | None = None) -> int:
         "--shape", type=float, default=0.0, help="video stages: weight of the body-shape loss (`shape_loss`) beside the others"
     )
     parser.add_argument("--warmup", type=int, default=500, help="joint stage: steps until P2R sees only predictions")
+    parser.add_argument(
+        "--feed-noise",
+        type=float,
+        default=0.0,
+        metavar="CM",
+        help="joint stages: Gaussian noise of up to CM (cm at 1 m scale) on the predictions P2R is fed",
+    )
     parser.add_argument(
         "--init", nargs="+", default=[], help="start from the parts in these checkpoints (the last one that has a part gives it)"
     )

@@ -262,6 +262,24 @@ def test_the_person_stage_starts_its_p2r_from_a_p2r_checkpoint(tmp_path):
         assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
 
 
+def test_feed_noise_reaches_p2r_on_predicted_positions_only():
+    """`--feed-noise`: each clip's noise fits its positions and stays under the level; P2R's
+    inputs change where it is fed predictions, not where it is fed the truth."""
+    from model import network, train
+
+    examples = [humans.example(s, 6) for s in (1, 2)]
+    assert train.feed_noise(examples, np.random.default_rng(0), 0.0) is None
+    noise = train.feed_noise(examples, np.random.default_rng(0), 3.0)
+    assert [n.shape for n in noise] == [e["positions"].shape for e in examples]
+    assert all(0 < n.std() < 0.03 * 1.2 for n in noise)
+    parts = network.Network.load(network.PERSON_WEIGHTS).parts
+    batch = train.video_batch(examples, "cpu")
+    with torch.no_grad():
+        clean = train.end_to_end(parts, batch, examples, np.array([True, False]))[2]
+        noisy = train.end_to_end(parts, batch, examples, np.array([True, False]), noise)[2]
+    assert not torch.equal(clean.pose[0], noisy.pose[0]) and torch.equal(clean.pose[1], noisy.pose[1])
+
+
 @needs_detector
 @pytest.mark.skipif(not SPORTS2D.exists(), reason="the sports2d demo video comes with scripts/setup.sh")
 def test_the_person_path_turns_positions_with_its_own_p2r(monkeypatch):
