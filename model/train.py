@@ -96,20 +96,13 @@ def make_example(
     rng, motion, start, ref = clips.creature(seed, frames, bones)
     motion = tipped(motion, seed, tips)
     noise = random_noise(rng, max_noise_cm)
-    return encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config, rest_drawn(seed, rest))
+    return encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config, clips.rest_drawn(seed, rest))
 
 
 def tipped(motion, seed: int, share: float):
     """The clip with leaf tips (`model.tips`) for a `share` of the seeds, drawn apart from
     the example's own draws (which stay as they were)."""
     return motion.with_tips() if np.random.default_rng([seed, TIPS_DRAW]).random() < share else motion
-
-
-def rest_drawn(seed: int, share: float) -> bool:
-    """Whether the example of `seed` has the rig's rest pose as its reference pair (as a
-    user who keys the rest pose gives it), for a `share` of the seeds, drawn apart from the
-    example's own draws."""
-    return bool(np.random.default_rng([seed, humans.REST_DRAW]).random() < share)
 
 
 def random_noise(rng: np.random.Generator, max_noise_cm: float) -> float:
@@ -134,7 +127,7 @@ def make_real_example(seed: int, frames: int, max_noise_cm: float, config: P2RCo
     rng, motion, start, ref = clips.real(seed, frames)
     motion = tipped(motion, seed, tips)
     noise = random_noise(rng, max_noise_cm)
-    return encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config, rest_drawn(seed, rest))
+    return encode_example(motion, np.arange(start, start + frames), ref, rng, noise, config, clips.rest_drawn(seed, rest))
 
 
 def random_bones(rng: np.random.Generator, max_bones: int) -> int:
@@ -492,9 +485,8 @@ def step_data(args, p2r_config: P2RConfig | None, step: int) -> dict:
     if args.stage in PERSON_STAGES:
         seeds = rng.integers(0, VALIDATION_SEED, args.clips)
         examples = [humans.example(int(s), args.frames, rest_share=args.rest_share) for s in seeds]
-    elif (
-        args.cache
-    ):  # a cache (by --cache-share), then clips of similar size together (little padding): neighbours by joint count
+    elif args.cache:
+        # a cache (by --cache-share), then clips of similar size together (little padding): neighbours by joint count
         k = int(rng.choice(len(args.cached), p=args.cache_share)) if len(args.cached) > 1 else 0
         cached, by_size = args.cached[k], args.by_size[k]
         span = min(len(cached), 4 * args.clips)

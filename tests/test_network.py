@@ -7,6 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from model import ik, metrics, network, train
+from model.data.clips import rest_drawn
 from model.data.procedural import random_motion, random_skeleton
 from model.ik import InputError
 from model.pose2rot import P2RConfig, PoseToRotation
@@ -250,8 +251,8 @@ def test_rest_share_gives_p2r_examples_the_rest_pose_as_reference():
     assert not torch.equal(rested[1].ref, keyed[1].ref)
     for field in dataclasses.fields(rested[1]):
         assert torch.equal(getattr(rested[1], field.name), getattr(ablation[1], field.name)), field.name
-    drawn = [train.rest_drawn(seed, 0.3) for seed in range(40)]
-    assert 5 <= sum(drawn) <= 20 and not any(train.rest_drawn(seed, 0.0) for seed in range(40))
+    drawn = [rest_drawn(seed, 0.3) for seed in range(40)]
+    assert 5 <= sum(drawn) <= 20 and not any(rest_drawn(seed, 0.0) for seed in range(40))
 
 
 def test_training_command_writes_a_checkpoint_and_resumes(tmp_path, capsys):

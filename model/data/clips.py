@@ -69,6 +69,15 @@ def excerpt(clips: list[tuple[str, Motion]], rng: np.random.Generator, frames: i
     return motion.frames(np.r_[window, ref])
 
 
+REST_DRAW = 2  # the draw apart from an example's own that says whether its reference is the rest pose
+
+
+def rest_drawn(seed: int, share: float) -> bool:
+    """Whether the example of `seed` has the rig's rest pose as its reference pair, for a
+    `share` of the seeds, drawn apart from the example's own draws (which stay as they were)."""
+    return bool(np.random.default_rng([seed, REST_DRAW]).random() < share)
+
+
 def at_rest(example: dict) -> dict:
     """The example with the rig's rest pose as its reference pair, as a user who keys the
     rest pose gives it: no pose of the subject to hold, only the rig's conventions."""

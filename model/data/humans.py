@@ -371,15 +371,12 @@ def _run(rng: np.random.Generator, T: int, shortest: int, longest: int) -> slice
 # ---- examples ------------------------------------------------------------------------------
 
 
-REST_DRAW = 2  # the draw apart from an example's own that says whether its reference is the rest pose
-
-
 def example(seed: int, frames: int, split: str = "training", rest_share: float = 0.0) -> dict:
     """One example of `frames` frames from a clip of the split; the same for the same seed.
     For a `rest_share` of seeds the reference pair is the rig's rest pose (`clips.at_rest`)."""
     rng = np.random.default_rng(seed)
     seen = seen_example(clips.excerpt(human_clips(split), rng, frames), rng)
-    return clips.at_rest(seen) if np.random.default_rng([seed, REST_DRAW]).random() < rest_share else seen
+    return clips.at_rest(seen) if clips.rest_drawn(seed, rest_share) else seen
 
 
 def seen_example(motion: Motion, rng: np.random.Generator) -> dict:
