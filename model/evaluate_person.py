@@ -67,46 +67,103 @@ def scores(net: Network, example: dict, rotation_parts: tuple[str, ...] = ()) ->
     return result
 
 
+def error_stats(image, pixels, world, true, frames) -> dict[str, float]:
+    """How far landmarks are from the truth, on the K body joints they share with a rig:
+    image and pixels (n, K, 2), world and true (n, K, 3: metres about the hips, view
+    frame) in the n frames `frames` (indices) where the person was found. Each error is
+    split into its mean over the clip (the landmark's bias) and the rest (jitter); the
+    jitter's lag-1 correlation says how smoothly it wanders from frame to frame (0: white
+    noise). Left and right count as swapped where the left shoulder is nearer the true
+    right one, in frames where the shoulders are apart by a tenth of the box."""
+    left, right = BODY_MARKS.index("left_shoulder"), BODY_MARKS.index("right_shoulder")
+    box = (pixels.max(1) - pixels.min(1)).max(-1)[:, None, None]
+    image_error = (image - pixels) / box * 100  # % of the box
+    world_error = world - true
+    next_ = np.flatnonzero(np.diff(frames) == 1)  # pairs of consecutive frames
+
+    def split(error: np.ndarray, name: str) -> dict[str, float]:
+        bias = error.mean(0)
+        jitter = error - bias
+        size = lambda e: np.linalg.norm(e, axis=-1) if e.ndim == 3 else np.abs(e)  # noqa: E731
+        lag = (jitter[next_] * jitter[next_ + 1]).sum() / max((jitter[next_] ** 2).sum(), 1e-12)
+        return {
+            f"{name}": float(np.median(size(error))),
+            f"{name}_p90": float(np.percentile(size(error), 90)),
+            f"{name}_bias": float(np.median(size(bias[None]))),
+            f"{name}_jitter": float(np.median(size(jitter))),
+            f"{name}_lag1": float(lag) if next_.size else float("nan"),
+        }
+
+    distance = np.linalg.norm(image[:, left, None] - pixels[:, [left, right]], axis=-1)
+    apart = np.linalg.norm(pixels[:, left] - pixels[:, right], axis=-1) > 0.1 * box[:, 0, 0]
+    swapped = (distance[:, 1] < distance[:, 0])[apart]
+    return {
+        **split(image_error, "image_pct"),
+        **split(world_error[..., [0, 2]], "across_m"),
+        **split(world_error[..., 1], "depth_m"),
+        "swapped_pct": 100 * float(swapped.mean()) if swapped.size else float("nan"),
+    }
+
+
+BODY_MARKS = humans.BODY_JOINTS  # the landmarks every rig here has a joint for
+
+
+def _scored(name: str, image, pixels, world, true, found) -> dict:
+    frames = np.flatnonzero(found)
+    stats = error_stats(image[found], pixels[found], world[found], true[found], frames) if frames.size else {}
+    return {"clip": name, "found_pct": 100 * float(found.mean()), **stats}
+
+
 def detector_errors(folder: str | Path) -> list[dict]:
-    """How the detector errs on rendered people whose truth is known (the CMU and
-    DeepMimic clips of a set rendered with `--people`): per clip, the share of frames it
-    found the person in, and on those, its 2D error on the 12 body joints it shares with
-    the rigs (% of the true box), its world-landmark error across the image and in depth
-    (metres, about the hips, the body scaled to 1.7 m) and how often left and right are
-    swapped (the left shoulder nearer the true right one, in frames where the shoulders
-    are apart by a tenth of the box)."""
+    """How the detector errs on rendered people whose truth is known (the human clips of
+    a set rendered with `--people`), per clip: the share of frames it found the person in,
+    and on those `error_stats` (the body scaled to 1.7 m)."""
     from . import landmarks as lm
     from .data.evalsets import load_video_set
 
+    index = [lm.INDEX[n] for n in BODY_MARKS]
     out = []
     for clip in load_video_set(folder):
         anchors = humans.anchors_of(clip.skeleton)
         if anchors is None:
             continue
-        marks = [n for n in lm.NAMES if n in anchors]
-        joints, index = [anchors[n] for n in marks], [lm.INDEX[n] for n in marks]
+        joints = [anchors[n] for n in BODY_MARKS]
         packed = lm.detect_file(clip.video, range(len(clip.heads)))
-        found = np.isfinite(packed[..., 0]).all(-1)
-        image, world, pixels = packed[found][:, index, :2], packed[found][:, index, 3:6], clip.pixels[found][:, joints]
-        box = (pixels.max(1) - pixels.min(1)).max(-1)[:, None]
-        heads = clip.heads[found][:, joints]
-        hips = heads[:, [marks.index("left_hip"), marks.index("right_hip")]].mean(1, keepdims=True)
+        heads = clip.heads[:, joints]
+        hips = heads[:, [BODY_MARKS.index("left_hip"), BODY_MARKS.index("right_hip")]].mean(1, keepdims=True)
         true = (heads - hips) * humans.METRES / humans.body_height(clip.skeleton, anchors)
-        left, right = marks.index("left_shoulder"), marks.index("right_shoulder")
-        distance = np.linalg.norm(image[:, left, None] - pixels[:, [left, right]], axis=-1)
-        apart = np.linalg.norm(pixels[:, left] - pixels[:, right], axis=-1) > 0.1 * box[:, 0]  # not side-on
-        swapped = (distance[:, 1] < distance[:, 0])[apart]
-        out.append(
-            {
-                "clip": clip.name,
-                "found_pct": 100 * found.mean(),
-                "image_pct": float(np.median(np.linalg.norm(image - pixels, axis=-1) / box) * 100),
-                "across_m": float(np.median(np.linalg.norm((world - true)[..., [0, 2]], axis=-1))),
-                "depth_m": float(np.median(np.abs((world - true)[..., 1]))),
-                "swapped_pct": 100 * float(swapped.mean()) if swapped.size else float("nan"),
-            }
-        )
+        found = np.isfinite(packed[..., 0]).all(-1)
+        out.append(_scored(clip.name, packed[:, index, :2], clip.pixels[:, joints], packed[:, index, 3:6], true, found))
     return out
+
+
+def model_errors(count: int, frames: int = 48) -> list[dict]:
+    """The same for the detector's error model of training (`humans.detector_view`), on
+    `count` windows of the training split's clips (the truth: the body's joints)."""
+    from . import landmarks as lm
+    from .data import clips
+    from .kinematics import forward_kinematics
+
+    index = [lm.INDEX[n] for n in BODY_MARKS]
+    out = []
+    for i in range(count):
+        rng = np.random.default_rng(MODEL_SEED + i)
+        body, anchors, height, turn, camera, seen = humans.sighting(
+            clips.excerpt(humans.human_clips(), rng, frames), rng, frames
+        )
+        joints = [anchors[n] for n in BODY_MARKS]
+        heads = forward_kinematics(body.skeleton, body.local_rotations, body.root_translation)[1][:frames, joints] @ turn.T
+        hips = heads[:, [BODY_MARKS.index("left_hip"), BODY_MARKS.index("right_hip")]].mean(1, keepdims=True)
+        out.append(
+            _scored(
+                f"model {i}", seen.image[:, index, :2], camera.pixels(heads), seen.world[:, index],
+                (heads - hips) * humans.METRES / height, seen.found,
+            )
+        )  # fmt: skip
+    return out
+
+
+MODEL_SEED = 5_000_000  # windows no training run draws
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,9 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.detector:
         rows = detector_errors(args.detector)
+        model = model_errors(args.clips)
         keys = list(rows[0])[1:]
+        mean = lambda rs, name: {"clip": name, **{k: float(np.nanmean([r[k] for r in rs])) for k in keys}}  # noqa: E731
         print("| clip | " + " | ".join(keys) + " |\n|---|" + "---:|" * len(keys))
-        for r in rows:
+        for r in [*rows, mean(rows, "**the detector, mean**"), mean(model, f"**the error model, mean of {args.clips}**")]:
             print(f"| {r['clip']} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
         return 0
     net = Network({**Network.load(args.weights).parts, "pose2rot": Network.load(args.p2r).parts["pose2rot"]})

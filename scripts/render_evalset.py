@@ -5,10 +5,12 @@ bodies, real and procedural motion, cameras at several yaws.
     .venv/bin/python scripts/render_evalset.py --out out/tuneset --tuning   # the tuning set
     .venv/bin/python scripts/render_evalset.py --out /tmp/s --clips basic_human.proc@0 --frames 12
     .venv/bin/python scripts/render_evalset.py --out out/evalset-people --people --size 384 --clips cmu.01_01@35 ...
+    .venv/bin/python scripts/render_evalset.py --out out/tuneset-people --people --size 384 --clips training.01_03@35 ...
 
 Rigs: Blender's Rigify metarigs (human, horse, wolf, bird, ...: never used in training)
 with seeded procedural motion, the human rigs of the CMU and DeepMimic clips with
-their real motion, and three procedural creatures of held-out seeds (`EVAL_CREATURES`;
+their real motion (`training.<clip>`: a clip training uses, for sets apart from the
+evaluation set), and three procedural creatures of held-out seeds (`EVAL_CREATURES`;
 `creature<seed>.proc@<yaw>` renders a procedural creature, as for the bundled example in
 `examples/`): 23 clips. Each bone gets a body part (an ellipsoid from head to tail, skinned
 rigidly to it with an Armature modifier) and a material of its own; a sun and a coloured
@@ -79,7 +81,9 @@ def source_motion(name: str, frames: int) -> Motion:
         # `creature<seed>`: a procedural creature (held-out seeds: at or above 1,000,000)
         skeleton = procedural.random_skeleton(int(source[8:])) if source.startswith("creature") else rigify.load_metarig(source)
         return procedural.random_motion(skeleton, frames + 1, fps=FPS, seed=zlib.crc32(name.encode()))
-    loaded = dict(evalsets.load_set(source))[motion]
+    # `training.<clip>`: a real clip that training uses (`evalsets.training_clips`), for
+    # measuring what the detector makes of people apart from the evaluation set
+    loaded = dict(evalsets.training_clips() if source == "training" else evalsets.load_set(source))[motion]
     step = max(1, round(loaded.fps / FPS))
     start = min(loaded.num_frames // 4, max(0, loaded.num_frames - step * (frames + 1)))
     clip = loaded.frames(slice(start, start + step * (frames + 1), step))

@@ -85,9 +85,11 @@ def test_synthetic_landmarks_sit_on_the_body():
 
 def test_examples_and_the_detectors_errors():
     """Every example's arrays agree in size; the corrupted landmarks stay near where the
-    body puts them (a few % of the box), some frames lose the person or swap sides, and
+    body puts them (a few % of the box), their errors wander slowly from frame to frame,
+    some frames lose the person or swap sides, and
     lost frames reach the network as zeros with no visibility."""
     swapped = lost = 0
+    medians, lag1 = [], []
     for seed in range(40):
         rng = np.random.default_rng(seed)
         (_, clip), *_ = humans.human_clips()
@@ -105,9 +107,15 @@ def test_examples_and_the_detectors_errors():
             image[:, 11] - clean[found][:, 11], axis=-1
         )
         swapped += (crossed & (apart > 0.1 * box[found][:, 0])).any()
-        assert 0.001 < np.median(error) < 0.06  # measured on a rendered person: 3.7 % (BENCHMARKS.md)
+        medians.append(np.median(error))
+        offsets = seen.image[found][..., :2] - clean[found]
+        offsets -= offsets.mean(0)
+        lag1.append((offsets[1:] * offsets[:-1]).sum() / (offsets[:-1] ** 2).sum())
         assert ((seen.visibility[found] >= 0) & (seen.visibility[found] <= 1)).all()
     assert lost and swapped
+    # measured on rendered people seen from the front: 3-7 % of the box, lag-1 0.8-0.9 (BENCHMARKS.md)
+    assert 0.02 < np.median(medians) < 0.07 and max(medians) < 0.2
+    assert np.median(lag1) > 0.6
     example = humans.example(3, 16)
     J = example["skeleton"].num_joints
     assert example["features"][0].shape == (16, landmarks.COUNT, landmarks.FEATURES)
@@ -129,6 +137,33 @@ def test_examples_and_the_detectors_errors():
     nobody = torch.full((2, landmarks.COUNT, 7), torch.nan, dtype=torch.float64)
     features = landmarks.features(nobody, landmarks.boxes(nobody, 480, 640))
     assert (features == 0).all()
+
+
+def test_error_stats_split_bias_jitter_and_swaps():
+    """The measure the error model is fitted by: a constant offset is all bias, white noise
+    all jitter with no lag-1 correlation, a random walk's jitter is strongly correlated,
+    and swapped shoulders are counted."""
+    from model.evaluate_person import BODY_MARKS, error_stats
+
+    rng = np.random.default_rng(0)
+    T, K = 400, len(BODY_MARKS)
+    pixels = rng.uniform(0, 100, (T, K, 2))
+    pixels[:, 0], pixels[:, 6] = (30, 50), (70, 50)  # the shoulders, 40 px apart
+    pixels[:, 1] = (0, 0)
+    pixels[:, 2] = (100, 100)  # a 100-px box
+    true = rng.normal(0, 0.3, (T, K, 3))
+    frames = np.arange(T)
+    offset = error_stats(pixels + [3.0, 4.0], pixels, true + [0.0, 0.1, 0.0], true, frames)
+    assert offset["image_pct"] == pytest.approx(5.0) and offset["image_pct_bias"] == pytest.approx(5.0)
+    assert offset["image_pct_jitter"] < 1e-9 and offset["depth_m_bias"] == pytest.approx(0.1)
+    assert offset["across_m"] < 1e-9 and offset["swapped_pct"] == 0
+    white = error_stats(pixels + rng.normal(0, 2, pixels.shape), pixels, true, true, frames)
+    assert abs(white["image_pct_lag1"]) < 0.1 and white["image_pct_bias"] < 0.5 < white["image_pct_jitter"]
+    walk = error_stats(pixels + np.cumsum(rng.normal(0, 0.5, pixels.shape), 0), pixels, true, true, frames)
+    assert walk["image_pct_lag1"] > 0.9
+    swapped = pixels.copy()
+    swapped[:100, [0, 6]] = swapped[:100, [6, 0]]
+    assert error_stats(swapped, pixels, true, true, frames)["swapped_pct"] == pytest.approx(25.0)
 
 
 def ancestors(skeleton, j: int) -> list[int]:
@@ -185,8 +220,9 @@ def test_the_detector_on_real_footage():
 
 # Measured when shipped (`python -m model.evaluate_person --clips 12`): 3.97 cm, holding the
 # reference 15.19 cm (an untrained network: about 33 cm); 5.07 since the detector error
-# model swaps left and right and jitters as measured on a rendered person.
-PERSON_BOUND_CM, RATIO_TO_HOLD = 6.0, 0.4
+# model swaps left and right and jitters as measured on a rendered person; 7.64 (holding
+# 14.76) since its errors wander from frame to frame as measured on rendered people.
+PERSON_BOUND_CM, RATIO_TO_HOLD = 8.5, 0.6
 # Its own P2R (the capture's, its hold gate trained on the person network's positions),
 # on the same examples when shipped: 17.35 deg; the IK on the same positions 20.36, holding
 # the reference 25.21.

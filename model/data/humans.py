@@ -13,8 +13,10 @@ targets:
    then other topology: bones split in two, joints dropped, rigid leaves added (fingers,
    face bones, toes, a tail), so that the network meets rigs unlike the clips' own;
 4. the camera: a random side, height, distance, lens and frame size; the landmarks
-   projected and corrupted as the detector errs (`corrupt`): jitter, depth errors,
-   left/right swaps, limbs lost with low visibility, frames with no person;
+   projected and corrupted as the detector errs (`detector_view`, fitted to its errors
+   on rendered people, `python -m model.evaluate_person --detector`): offsets and errors
+   that wander from frame to frame, depth errors, left/right swaps, limbs lost with low
+   visibility, frames with no person;
 5. targets: the rig's heads in the view frame, root at the origin, in units of the
    rig's scale, and their places in the landmarks' box (-1..1).
 """
@@ -22,6 +24,7 @@ targets:
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -318,35 +321,36 @@ class Camera:
 
 def detector_view(points: np.ndarray, camera: Camera, height: float, rng: np.random.Generator) -> lm.Landmarks:
     """Landmarks (T, 33, 3, view frame) as the detector would report them, errors and all:
-    static offsets and jitter, depth squashed and noisy, left and right swapped for a few
-    frames, a limb lost (low visibility, drifting), frames with nobody found, landmarks
-    behind the body or outside the frame less visible."""
+    each landmark off by a constant offset and by an error that wanders slowly from frame
+    to frame, alike in the image and in the world (measured on rendered people: 2-7 % of
+    the body's size, lag-1 correlation 0.8-0.9; BENCHMARKS.md), depth
+    squashed and noisy, left and right swapped for some frames, a limb lost (low
+    visibility, drifting), frames with nobody found, landmarks behind the body or outside
+    the frame less visible."""
     T = len(points)
     c = camera.axes(points)  # right, down, depth
     hips = c[:, list(lm.HIPS)].mean(1, keepdims=True)
     image = np.concatenate([camera.pixels(points), (c[..., 2:] - hips[..., 2:]) * camera.focal / hips[..., 2:]], -1)
-    to_metres = METRES / height * rng.uniform(0.9, 1.1)
-    world = (c - hips) * to_metres  # camera axes, metres
-    depth_scale = rng.uniform(0.5, 1.15)
-    world[..., 2] = (
-        world[..., 2] * depth_scale
-        + rng.normal(0, rng.uniform(0.02, 0.08), (1, lm.COUNT))
-        + rng.normal(0, 0.02, world[..., 2].shape)
-    )
-    world += rng.normal(0, rng.uniform(0.005, 0.02), world.shape)
-    image[..., 2] *= depth_scale
     box = (image[..., :2].max(1) - image[..., :2].min(1)).max(-1)[:, None, None]  # (T, 1, 1)
-    image[..., :2] += rng.normal(0, rng.uniform(0.003, 0.02), image[..., :2].shape) * box
-    image[..., 2] += rng.normal(0, 0.03, image[..., 2].shape) * box[..., 0]
+    # the error, in shares of the landmarks' box along the camera's axes: offset + wander;
+    # the world landmarks take 0.6 of it (a body model constrains them: measured)
+    error = rng.normal(0, rng.uniform(0.01, 0.045), (1, lm.COUNT, 3))
+    error = error + wander(rng, (T, lm.COUNT, 3), rng.uniform(0.75, 0.95)) * rng.uniform(0.006, 0.03)
+    to_metres = METRES / height * rng.uniform(0.9, 1.1)
+    world = (c - hips) * to_metres + error * 0.6 * METRES  # camera axes, metres
+    depth_scale = rng.uniform(0.5, 1.15)
+    world[..., 2] = world[..., 2] * depth_scale + rng.normal(0, rng.uniform(0.01, 0.05), (1, lm.COUNT))
+    world += rng.normal(0, 0.005, world.shape)
+    image[..., 2] *= depth_scale
+    image += error * box + rng.normal(0, 0.003, image.shape) * box
     behind = c[..., 2] - hips[..., 2] > 0.08 * height
     visibility = np.where(behind, rng.uniform(0.3, 0.85, (T, lm.COUNT)), rng.uniform(0.85, 1.0, (T, lm.COUNT)))
     outside = ((image[..., :2] < 0) | (image[..., :2] > [camera.width, camera.height])).any(-1)
     visibility = np.where(outside, visibility * 0.2, visibility)
-    # Left and right swapped for a few frames: measured on a rendered person far more often
-    # than at first assumed (BENCHMARKS.md, the person path), though a faceless render makes
-    # front and back harder to tell than a real person does.
-    if rng.random() < 0.3:
-        run = _run(rng, T, 2, 16)
+    # Left and right swapped for some frames: on rendered people with faces, 0-4 % of the
+    # frames seen from the front, 40 % from behind (BENCHMARKS.md, the detector's errors)
+    if rng.random() < 0.4:
+        run = _run(rng, T, 2, max(16, T // 2))
         for array in (image, world, visibility):
             array[run] = array[run][:, lm.MIRROR]
     if rng.random() < 0.3:  # a limb lost
@@ -360,6 +364,15 @@ def detector_view(points: np.ndarray, camera: Camera, height: float, rng: np.ran
         run = _run(rng, T, 1, 5)
         image[run], world[run], visibility[run] = np.nan, np.nan, np.nan
     return lm.Landmarks(image, world, visibility)
+
+
+def wander(rng: np.random.Generator, shape: tuple[int, ...], correlation: float) -> np.ndarray:
+    """Gaussian noise of unit variance that wanders along the first axis (time), each value
+    correlated with the one before by `correlation` (a first-order autoregression)."""
+    out = rng.normal(size=shape)
+    for t in range(1, shape[0]):
+        out[t] = correlation * out[t - 1] + np.sqrt(1 - correlation**2) * out[t]
+    return out
 
 
 def _run(rng: np.random.Generator, T: int, shortest: int, longest: int) -> slice:
@@ -379,19 +392,34 @@ def example(seed: int, frames: int, split: str = "training", rest_share: float =
     return clips.at_rest(seen) if clips.rest_drawn(seed, rest_share) else seen
 
 
+class Sighting(NamedTuple):
+    body: Motion  # the clip on a varied body (world)
+    anchors: dict[str, int]
+    height: float  # the body's
+    turn: np.ndarray  # world -> view frame
+    camera: Camera
+    seen: lm.Landmarks  # what the detector reports of the first `frames` frames
+
+
+def sighting(motion: Motion, rng: np.random.Generator, frames: int) -> Sighting:
+    """A human clip facing -Y at rest on a varied body, turned to a random heading, its
+    first `frames` frames seen by a random camera and reported as the detector errs."""
+    anchors = anchors_of(motion.skeleton)
+    body = _body(motion, rng)
+    height = body_height(body.skeleton, anchors)
+    turn = axis_rotation(2, np.array(rng.uniform(-np.pi, np.pi)))  # world -> view frame
+    points = landmarks_of(body, anchors, rng)[:frames] @ turn.T
+    camera = Camera(rng, height, points[:, list(lm.HIPS)].mean(1))
+    return Sighting(body, anchors, height, turn, camera, detector_view(points, camera, height, rng))
+
+
 def seen_example(motion: Motion, rng: np.random.Generator) -> dict:
     """Frames of a human clip facing -Y at rest, the last the reference, on a varied body
     and rig, seen by a random camera -> the example's arrays (the window's frames)."""
     frames = motion.num_frames - 1
-    anchors = anchors_of(motion.skeleton)
-    body = _body(motion, rng)
-    points = landmarks_of(body, anchors, rng)
+    body, anchors, _, turn, camera, seen = sighting(motion, rng, frames)
     skeleton, heads, frames_world = vary_rig(body, anchors, rng)
-    height = body_height(body.skeleton, anchors)
-    turn = axis_rotation(2, np.array(rng.uniform(-np.pi, np.pi)))  # world -> view frame
-    view_heads, view_points = heads[:frames] @ turn.T, points[:frames] @ turn.T
-    camera = Camera(rng, height, view_points[:, list(lm.HIPS)].mean(1))
-    seen = detector_view(view_points, camera, height, rng)
+    view_heads = heads[:frames] @ turn.T
     packed = torch.as_tensor(seen.packed(), dtype=torch.float64)
     boxes = crop.smooth(lm.boxes(packed, camera.height, camera.width))
     root = int(skeleton.roots[0])
