@@ -148,9 +148,7 @@ def model_errors(count: int, frames: int = 48) -> list[dict]:
     out = []
     for i in range(count):
         rng = np.random.default_rng(MODEL_SEED + i)
-        body, anchors, height, turn, camera, seen = humans.sighting(
-            clips.excerpt(humans.human_clips(), rng, frames), rng, frames
-        )
+        body, anchors, height, turn, camera, seen = humans.sighting(clips.excerpt(humans.human_clips(), rng, frames), rng, frames)
         joints = [anchors[n] for n in BODY_MARKS]
         heads = forward_kinematics(body.skeleton, body.local_rotations, body.root_translation)[1][:frames, joints] @ turn.T
         hips = heads[:, [BODY_MARKS.index("left_hip"), BODY_MARKS.index("right_hip")]].mean(1, keepdims=True)
