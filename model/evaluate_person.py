@@ -74,8 +74,11 @@ def error_stats(image, pixels, world, true, frames) -> dict[str, float]:
     split into its mean over the clip (the landmark's bias) and the rest (jitter); the
     jitter's lag-1 correlation says how smoothly it wanders from frame to frame (0: white
     noise). Left and right count as swapped where the left shoulder is nearer the true
-    right one, in frames where the shoulders are apart by a tenth of the box."""
+    right one, in frames where the shoulders are apart by a tenth of the box; the body's
+    turn is how far the world landmarks' line across the body (hips and shoulders) is
+    turned about the vertical from the truth's (median over frames)."""
     left, right = BODY_MARKS.index("left_shoulder"), BODY_MARKS.index("right_shoulder")
+    hips = BODY_MARKS.index("left_hip"), BODY_MARKS.index("right_hip")
     box = (pixels.max(1) - pixels.min(1)).max(-1)[:, None, None]
     image_error = (image - pixels) / box * 100  # % of the box
     world_error = world - true
@@ -94,6 +97,11 @@ def error_stats(image, pixels, world, true, frames) -> dict[str, float]:
             f"{name}_lag1": float(lag) if next_.size else float("nan"),
         }
 
+    def heading(points: np.ndarray) -> np.ndarray:  # the yaw of the line from right to left (hips + shoulders)
+        across = points[:, [left, hips[0]]].sum(1) - points[:, [right, hips[1]]].sum(1)
+        return np.arctan2(across[:, 1], across[:, 0])
+
+    turn = np.degrees(np.abs(np.angle(np.exp(1j * (heading(world) - heading(true))))))
     distance = np.linalg.norm(image[:, left, None] - pixels[:, [left, right]], axis=-1)
     apart = np.linalg.norm(pixels[:, left] - pixels[:, right], axis=-1) > 0.1 * box[:, 0, 0]
     swapped = (distance[:, 1] < distance[:, 0])[apart]
@@ -102,6 +110,7 @@ def error_stats(image, pixels, world, true, frames) -> dict[str, float]:
         **split(world_error[..., [0, 2]], "across_m"),
         **split(world_error[..., 1], "depth_m"),
         "swapped_pct": 100 * float(swapped.mean()) if swapped.size else float("nan"),
+        "turn_deg": float(np.median(turn)),
     }
 
 
