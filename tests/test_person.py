@@ -139,6 +139,14 @@ def test_examples_and_the_detectors_errors():
     assert (features == 0).all()
 
 
+def test_wander_has_unit_variance_and_the_asked_correlation():
+    """The detector error model's slowly wandering error: unit variance at every frame, and
+    each frame's value correlated with the one before as asked."""
+    x = humans.wander(np.random.default_rng(0), (400, 2000), 0.85)
+    assert np.allclose(x.std(1), 1, atol=0.1)
+    assert (x[1:] * x[:-1]).mean() == pytest.approx(0.85, abs=0.02)
+
+
 def test_error_stats_split_bias_jitter_and_swaps():
     """The measure the error model is fitted by: a constant offset is all bias, white noise
     all jitter with no lag-1 correlation, a random walk's jitter is strongly correlated,
