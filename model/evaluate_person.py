@@ -118,8 +118,12 @@ BODY_MARKS = humans.BODY_JOINTS  # the landmarks every rig here has a joint for
 
 
 def _scored(name: str, image, pixels, world, true, found) -> dict:
+    """`error_stats` of one clip's found frames (NaN throughout where none was found)."""
     frames = np.flatnonzero(found)
-    stats = error_stats(image[found], pixels[found], world[found], true[found], frames) if frames.size else {}
+    if frames.size:
+        stats = error_stats(image[found], pixels[found], world[found], true[found], frames)
+    else:
+        stats = dict.fromkeys(error_stats(pixels[:2], pixels[:2], true[:2], true[:2], np.arange(2)), float("nan"))
     return {"clip": name, "found_pct": 100 * float(found.mean()), **stats}
 
 

@@ -113,7 +113,8 @@ def test_examples_and_the_detectors_errors():
         lag1.append((offsets[1:] * offsets[:-1]).sum() / (offsets[:-1] ** 2).sum())
         assert ((seen.visibility[found] >= 0) & (seen.visibility[found] <= 1)).all()
     assert lost and swapped
-    # measured on rendered people seen from the front: 3-7 % of the box, lag-1 0.8-0.9 (BENCHMARKS.md)
+    # measured on rendered people seen from the front: 3-7 % of the body joints' box (all 33
+    # landmarks' box here, a little larger), lag-1 0.8-0.9 (BENCHMARKS.md)
     assert 0.02 < np.median(medians) < 0.07 and max(medians) < 0.2
     assert np.median(lag1) > 0.6
     example = humans.example(3, 16)
@@ -169,6 +170,14 @@ def test_error_stats_split_bias_jitter_and_swaps():
     assert abs(white["image_pct_lag1"]) < 0.1 and white["image_pct_bias"] < 0.5 < white["image_pct_jitter"]
     walk = error_stats(pixels + np.cumsum(rng.normal(0, 0.5, pixels.shape), 0), pixels, true, true, frames)
     assert walk["image_pct_lag1"] > 0.9
+    # frames lost in between: only pairs of consecutive found frames are correlated
+    kept = np.flatnonzero(np.arange(T) % 3 != 1)
+    walk_gaps = error_stats(
+        (pixels + np.cumsum(rng.normal(0, 0.5, pixels.shape), 0))[kept], pixels[kept], true[kept], true[kept], kept
+    )
+    assert walk_gaps["image_pct_lag1"] > 0.9
+    white_gaps = error_stats((pixels + rng.normal(0, 2, pixels.shape))[kept], pixels[kept], true[kept], true[kept], kept)
+    assert abs(white_gaps["image_pct_lag1"]) < 0.1
     swapped = pixels.copy()
     swapped[:100, [0, 6]] = swapped[:100, [6, 0]]
     assert error_stats(swapped, pixels, true, true, frames)["swapped_pct"] == pytest.approx(25.0)
@@ -233,7 +242,7 @@ def test_the_detector_on_real_footage():
 PERSON_BOUND_CM, RATIO_TO_HOLD = 8.5, 0.6
 # Its own P2R (the capture's, its hold gate trained on the person network's positions),
 # on the same examples when shipped: 17.35 deg; the IK on the same positions 20.36, holding
-# the reference 25.21.
+# the reference 25.21; with the error model's wandering errors 18.30, 27.05 and 25.87.
 ROTATION_BOUND_DEG = 19.0
 
 

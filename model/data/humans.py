@@ -323,7 +323,8 @@ def detector_view(points: np.ndarray, camera: Camera, height: float, rng: np.ran
     """Landmarks (T, 33, 3, view frame) as the detector would report them, errors and all:
     each landmark off by a constant offset and by an error that wanders slowly from frame
     to frame, alike in the image and in the world (measured on rendered people: 2-7 % of
-    the body's size, lag-1 correlation 0.8-0.9; BENCHMARKS.md), depth
+    the body's size, lag-1 correlation 0.8-0.9; BENCHMARKS.md; the world's depth error is
+    squashed with its depth, and the world's hips carry errors of their own), depth
     squashed and noisy, left and right swapped for some frames, a limb lost (low
     visibility, drifting), frames with nobody found, landmarks behind the body or outside
     the frame less visible."""
