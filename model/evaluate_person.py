@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from . import ik, metrics
+from . import landmarks as lm
 from .attention import Graph
 from .data import humans
 from .data.evalsets import HELD_OUT_SEED
@@ -115,15 +116,16 @@ def error_stats(image, pixels, world, true, frames) -> dict[str, float]:
 
 
 BODY_MARKS = humans.BODY_JOINTS  # the landmarks every rig here has a joint for
+BODY_INDEX = [lm.INDEX[n] for n in BODY_MARKS]
 
 
-def _scored(name: str, image, pixels, world, true, found) -> dict:
-    """`error_stats` of one clip's found frames (NaN throughout where none was found)."""
-    frames = np.flatnonzero(found)
-    if frames.size:
-        stats = error_stats(image[found], pixels[found], world[found], true[found], frames)
-    else:
-        stats = dict.fromkeys(error_stats(pixels[:2], pixels[:2], true[:2], true[:2], np.arange(2)), float("nan"))
+def _scored(name: str, image, pixels, world, heads, height: float, found) -> dict:
+    """`error_stats` of one clip's found frames (none where the person was never found),
+    the true joints `heads` (T, K, 3, view frame) about their hips' midpoint, in metres of
+    a body scaled to the detector's 1.7 m from its `height`."""
+    hips = heads[:, [BODY_MARKS.index("left_hip"), BODY_MARKS.index("right_hip")]].mean(1, keepdims=True)
+    true, frames = (heads - hips) * humans.METRES / height, np.flatnonzero(found)
+    stats = error_stats(image[found], pixels[found], world[found], true[found], frames) if frames.size else {}
     return {"clip": name, "found_pct": 100 * float(found.mean()), **stats}
 
 
@@ -131,46 +133,34 @@ def detector_errors(folder: str | Path) -> list[dict]:
     """How the detector errs on rendered people whose truth is known (the human clips of
     a set rendered with `--people`), per clip: the share of frames it found the person in,
     and on those `error_stats` (the body scaled to 1.7 m)."""
-    from . import landmarks as lm
     from .data.evalsets import load_video_set
 
-    index = [lm.INDEX[n] for n in BODY_MARKS]
     out = []
     for clip in load_video_set(folder):
         anchors = humans.anchors_of(clip.skeleton)
         if anchors is None:
             continue
         joints = [anchors[n] for n in BODY_MARKS]
-        packed = lm.detect_file(clip.video, range(len(clip.heads)))
-        heads = clip.heads[:, joints]
-        hips = heads[:, [BODY_MARKS.index("left_hip"), BODY_MARKS.index("right_hip")]].mean(1, keepdims=True)
-        true = (heads - hips) * humans.METRES / humans.body_height(clip.skeleton, anchors)
-        found = np.isfinite(packed[..., 0]).all(-1)
-        out.append(_scored(clip.name, packed[:, index, :2], clip.pixels[:, joints], packed[:, index, 3:6], true, found))
+        packed = lm.detect_file(clip.video, range(len(clip.heads)))[:, BODY_INDEX]
+        image, pixels, world, heads = packed[..., :2], clip.pixels[:, joints], packed[..., 3:6], clip.heads[:, joints]
+        out.append(_scored(clip.name, image, pixels, world, heads, humans.body_height(clip.skeleton, anchors), lm.found(packed)))
     return out
 
 
 def model_errors(count: int, frames: int = 48) -> list[dict]:
     """The same for the detector's error model of training (`humans.detector_view`), on
     `count` windows of the training split's clips (the truth: the body's joints)."""
-    from . import landmarks as lm
     from .data import clips
     from .kinematics import forward_kinematics
 
-    index = [lm.INDEX[n] for n in BODY_MARKS]
     out = []
     for i in range(count):
         rng = np.random.default_rng(MODEL_SEED + i)
         body, anchors, height, turn, camera, seen = humans.sighting(clips.excerpt(humans.human_clips(), rng, frames), rng, frames)
         joints = [anchors[n] for n in BODY_MARKS]
         heads = forward_kinematics(body.skeleton, body.local_rotations, body.root_translation)[1][:frames, joints] @ turn.T
-        hips = heads[:, [BODY_MARKS.index("left_hip"), BODY_MARKS.index("right_hip")]].mean(1, keepdims=True)
-        out.append(
-            _scored(
-                f"model {i}", seen.image[:, index, :2], camera.pixels(heads), seen.world[:, index],
-                (heads - hips) * humans.METRES / height, seen.found,
-            )
-        )  # fmt: skip
+        image, world = seen.image[:, BODY_INDEX, :2], seen.world[:, BODY_INDEX]
+        out.append(_scored(f"model {i}", image, camera.pixels(heads), world, heads, height, seen.found))
     return out
 
 
@@ -189,11 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.detector:
         rows = detector_errors(args.detector)
         model = model_errors(args.clips)
-        keys = list(rows[0])[1:]
-        mean = lambda rs, name: {"clip": name, **{k: float(np.nanmean([r[k] for r in rs])) for k in keys}}  # noqa: E731
+        keys = max((list(r) for r in rows + model), key=len)[1:]  # a clip where nobody was found has found_pct only
+        nan = float("nan")
+        mean = lambda rs, name: {"clip": name, **{k: float(np.nanmean([r.get(k, nan) for r in rs])) for k in keys}}  # noqa: E731
         print("| clip | " + " | ".join(keys) + " |\n|---|" + "---:|" * len(keys))
         for r in [*rows, mean(rows, "**the detector, mean**"), mean(model, f"**the error model, mean of {args.clips}**")]:
-            print(f"| {r['clip']} | " + " | ".join(f"{r[k]:.3f}" for k in keys) + " |")
+            print(f"| {r['clip']} | " + " | ".join(f"{r.get(k, nan):.3f}" for k in keys) + " |")
         return 0
     net = Network({**Network.load(args.weights).parts, "pose2rot": Network.load(args.p2r).parts["pose2rot"]})
     parts = ("pose2rot", "person2rot") if net.has("person2rot") else ("pose2rot",)
