@@ -122,6 +122,13 @@ def bench_video(joints: list[int], frames: int, runs: int, weights: str = str(CA
             print(f"| {J} | {total:.2f} | {frames / total:.0f} |", flush=True)
 
 
+def look_once(stages, images: torch.Tensor) -> torch.Tensor:
+    """Video-to-Pose's stages (`Network.video_stages`) over frames at once."""
+    for fn, _ in stages:
+        images = fn(images)
+    return images
+
+
 def bench_first_look(joints: list[int], frames: int, runs: int, weights: str = str(CAPTURE_WEIGHTS)) -> None:
     """One V2P look at `frames` frames for every joint of the rig, and for the joints the
     capture's first look places (`crop.first_look_joints`)."""
@@ -137,8 +144,8 @@ def bench_first_look(joints: list[int], frames: int, runs: int, weights: str = s
     for J in joints:
         sk = random_skeleton(J, J)
         body = np.unique(first_look_joints(sk))
-        looks = [net.video_stage(sk, sk.rest_heads)[0], net.video_stage(sk.subset(body), sk.rest_heads[body])[0]]
-        whole, first = alternate_median_seconds([functools.partial(look, images) for look in looks], runs)
+        looks = [net.video_stages(sk, sk.rest_heads), net.video_stages(sk.subset(body), sk.rest_heads[body])]
+        whole, first = alternate_median_seconds([functools.partial(look_once, look, images) for look in looks], runs)
         print(f"| {J} | {whole:.3f} | {body.size} | {first:.3f} | {first / whole:.2f} |", flush=True)
 
 

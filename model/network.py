@@ -128,27 +128,33 @@ class Network:
     def has(self, name: str) -> bool:
         return name in self.parts
 
-    def video_stage(self, skeleton: Skeleton, ref_positions, part: str = "video2pose") -> tuple[Stage, int]:
-        """(fn, halo): prepared frames (n, 3, S, S) (`image_size`) -> (n, J, 5): view-frame
-        heads in the skeleton's units, root at the origin, then each joint's place in the
-        input square (-1..1; NaN where V2P has no 2D head, see `locates`). `part`
-        "person2pose": the person path, from landmark features (n, 33, F) to the same, each
-        joint's place in the landmarks' box."""
+    def video_stages(self, skeleton: Skeleton, ref_positions, part: str = "video2pose") -> list[tuple[Stage, int]]:
+        """[(fn, halo), ...], to run one after the other: prepared frames (n, 3, S, S)
+        (`image_size`) -> (n, J, 5): view-frame heads in the skeleton's units, root at the
+        origin, then each joint's place in the input square (-1..1; NaN where V2P has no 2D
+        head, see `locates`). `part` "person2pose": the person path, from landmark features
+        (n, 33, F) to the same, each joint's place in the landmarks' box. The first stage is
+        what each frame alone gives (the encoder: most of the cost), so that it runs once
+        per frame, not again for the context of each chunk as the second, windowed one does."""
         video2pose = self._part(part)
         graph = Graph.of([skeleton], self.device)
         queries = query_features(skeleton, np.asarray(ref_positions))[None].to(self.device)
         root = torch.as_tensor(skeleton.roots[:1], device=self.device)
 
         @torch.no_grad()
-        def fn(images: torch.Tensor) -> torch.Tensor:
-            if len(images) == 0:
+        def encode(images: torch.Tensor) -> torch.Tensor:
+            return video2pose.frame_tokens(video2pose.encoder.features(images.to(self.device))).cpu()
+
+        @torch.no_grad()
+        def attend(seen: torch.Tensor) -> torch.Tensor:
+            if len(seen) == 0:
                 return torch.zeros((0, skeleton.num_joints, 5), dtype=torch.float64)
-            out = video2pose(images[None].to(self.device), queries, graph, root)
+            out = video2pose.attend(seen[None].to(self.device), queries, graph, root)
             positions = out.positions[0].double().cpu() * skeleton.scale
             uv = out.uv[0].double().cpu() if out.uv is not None else torch.full(positions.shape[:-1] + (2,), torch.nan)
             return torch.cat([positions, uv.to(positions)], -1)
 
-        return fn, video2pose.config.halo
+        return [(encode, 0), (attend, video2pose.config.halo)]
 
     @property
     def locates(self) -> bool:

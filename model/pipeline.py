@@ -348,6 +348,10 @@ class Sightings:
         return np.nan_to_num((body[..., 2] * inside).mean(-1), nan=0.0)
 
 
+def sliding(stages: list[tuple[streaming.Stage, int]], chunk: int) -> list[streaming.Sliding]:
+    return [streaming.Sliding(fn, halo, chunk) for fn, halo in stages]
+
+
 LOCATE_CHUNK_FRAMES = 8  # the first look's chunks: the frames waiting for their crop stay few
 
 
@@ -366,20 +370,16 @@ def pose_stages(
 
     chunk = chunk_frames or VIDEO_CHUNK_FRAMES
     first = min(chunk, LOCATE_CHUNK_FRAMES)
-    video_fn, halo = net.video_stage(skeleton, ref_positions)
+    video = net.video_stages(skeleton, ref_positions)
     S, seen = net.image_size, Sightings.empty(capacity, skeleton.num_joints)
     if not net.locates:
         chunks = (prepare_frames(frame[None], S) for frame in frames)
-        return (
-            chunks,
-            [streaming.Sliding(video_fn, halo, chunk), streaming.Sliding(lambda out: out[..., :3], 0, chunk)],
-            seen,
-        )
+        return chunks, [*sliding(video, chunk), streaming.Sliding(lambda out: out[..., :3], 0, chunk)], seen
     placed_by = crop.first_look_joints(skeleton)
     body = np.unique(placed_by)  # the joints of the first look's rig
-    look_fn = video_fn
+    look = video
     if body.size < skeleton.num_joints:
-        look_fn = net.video_stage(skeleton.subset(body), np.asarray(ref_positions)[body])[0]
+        look = net.video_stages(skeleton.subset(body), np.asarray(ref_positions)[body])
     pending: deque[np.ndarray] = deque()  # working copies waiting for their crop box
     count = {"located": 0, "cut": 0, "seen": 0}
     work = {}
@@ -415,11 +415,11 @@ def pose_stages(
 
     sigma = crop.SMOOTHING
     stages = [
-        streaming.Sliding(look_fn, halo, first),
+        *sliding(look, first),
         streaming.Sliding(locate, 0, first),
         streaming.Sliding(crop.smooth, math.ceil(3 * sigma), first),
         streaming.Sliding(cut, 0, first),
-        streaming.Sliding(video_fn, halo, chunk),
+        *sliding(video, chunk),
         streaming.Sliding(place, 0, chunk),
     ]
     return chunks(), stages, seen
@@ -444,7 +444,7 @@ def person_stages(
     from .network import VIDEO_CHUNK_FRAMES
 
     chunk = chunk_frames or VIDEO_CHUNK_FRAMES
-    video_fn, halo = net.video_stage(skeleton, ref_positions, "person2pose")
+    video = net.video_stages(skeleton, ref_positions, "person2pose")
     seen = Sightings.empty(capacity, skeleton.num_joints, person=True)
     kept = np.full((capacity, landmarks.COUNT, landmarks.PACKED), np.nan)  # the landmarks as found, for `anchor`
     match = anchor.Matcher(skeleton.parents)
@@ -491,7 +491,7 @@ def person_stages(
     stages = [
         streaming.Sliding(box, math.ceil(3 * crop.SMOOTHING), chunk),
         streaming.Sliding(tokens, 0, chunk),
-        streaming.Sliding(video_fn, halo, chunk),
+        *sliding(video, chunk),
         streaming.Sliding(place, 0, chunk),
     ]
     return chunks(), stages, seen

@@ -184,7 +184,7 @@ class PretrainedEncoder(nn.Module):
         return torch.cat([p(f) for p, f in zip(self.project, used, strict=True)], 1) + self.position
 
     def places(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Where each token is in the input square (M, 2), whatever the frame."""
+        """Where each token is in the input square (M, 2), whatever the frame (N, ...)."""
         return self.token_xy
 
 
@@ -205,8 +205,8 @@ class LandmarkEncoder(nn.Module):
         return self.project(features) + self.identity
 
     def places(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """(B, T, 1, 33, 2): each frame's own places, broadcast over the attention heads."""
-        return features[0][..., None, :, :2]
+        """(N, 33, 2): each frame's own places."""
+        return features[0][..., :2]
 
 
 ENCODERS = {"cnn": CNNEncoder, "efficientnet_lite0": PretrainedEncoder, "landmarks": LandmarkEncoder}
@@ -288,9 +288,21 @@ class VideoToPose(nn.Module):
         """The network after the encoder's frozen part: `features` as `encoder.features`
         gives them, per frame (B, T, ...), e.g. read from a training cache."""
         B, T = features[0].shape[:2]
-        tokens = self.encoder.tokens(*(f.flatten(0, 1) for f in features))
-        tokens = self.windowed(self.norm_image(tokens).unflatten(0, (B, T)))
-        token_xy = self.encoder.places(features).to(tokens)
+        seen = self.frame_tokens(tuple(f.flatten(0, 1) for f in features))
+        return self.attend(seen.unflatten(0, (B, T)), queries, graph, root)
+
+    def frame_tokens(self, features: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """What each frame alone gives (N, M, width + 2): its normalised tokens, each with
+        its place (x, y) appended. A capture computes it once per frame (`Network.video_stages`),
+        however many windows of frames then read it."""
+        tokens = self.norm_image(self.encoder.tokens(*features))
+        places = self.encoder.places(features).to(tokens)  # (M, 2) the same for every frame, or (N, M, 2)
+        return torch.cat([tokens, places.expand(len(tokens), -1, -1)], -1)
+
+    def attend(self, seen: torch.Tensor, queries: torch.Tensor, graph: Graph, root: torch.Tensor) -> V2POutput:
+        """The joint queries over a window of frames' `frame_tokens` (B, T, M, width + 2)."""
+        B, T = seen.shape[:2]
+        tokens, token_xy = self.windowed(seen[..., :-2]), seen[..., None, :, -2:]
         x = self.embed_query(queries)[:, None]
         for block in self.query_blocks:
             x = block(x, graph)

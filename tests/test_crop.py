@@ -83,7 +83,7 @@ class BlobSeer:
 
     image_size, locates = 64, True
 
-    def video_stage(self, skeleton, ref_positions):
+    def video_stages(self, skeleton, ref_positions):
         def fn(images):
             weight = images.mean(1)  # (n, S, S)
             S = weight.shape[-1]
@@ -96,7 +96,7 @@ class BlobSeer:
             uv = torch.stack([torch.stack([cx - half, cy], -1), torch.stack([cx + half, cy], -1)], 1)
             return torch.cat([torch.zeros(len(images), 2, 3, dtype=torch.float64), uv], -1)
 
-        return fn, 0
+        return [(fn, 0)]
 
 
 def test_the_crop_follows_a_subject_that_crosses_the_frame():
@@ -175,7 +175,7 @@ class RestSeer:
     def __init__(self):
         self.rigs = []
 
-    def video_stage(self, skeleton, ref_positions):
+    def video_stages(self, skeleton, ref_positions):
         self.rigs.append(skeleton.num_joints)
         uv = torch.as_tensor(skeleton.rest_heads[:, [0, 2]] / (2 * np.abs(skeleton.rest_heads).max()))
 
@@ -183,7 +183,7 @@ class RestSeer:
             heads = torch.zeros(len(images), skeleton.num_joints, 3, dtype=torch.float64)
             return torch.cat([heads, uv.expand(len(images), -1, -1)], -1)
 
-        return fn, 0
+        return [(fn, 0)]
 
 
 def test_the_first_look_at_a_large_rig_places_each_left_out_joint_where_its_stand_in_is():

@@ -71,6 +71,17 @@ def test_streamed_capture_equals_one_pass(clip, monkeypatch, view, facing, smoot
     assert seen[0].stage == "decoding" and "45 frames" in str(seen[-1])
 
 
+def test_the_encoder_sees_each_frame_once_a_look_whatever_the_chunks(clip, monkeypatch):
+    net, (sk, ref_p, ref_r) = untrained(), rig()
+    encoder, seen = net.parts["video2pose"].encoder, []
+    features = encoder.features
+    monkeypatch.setattr(encoder, "features", lambda images: seen.append(len(images)) or features(images))
+    monkeypatch.setattr(network, "VIDEO_CHUNK_FRAMES", 5)  # windows overlap by the halo: 2 frames each side
+    options = CaptureOptions(mapping="FRAME")
+    capture_video(net, clip, sk, ref_p, ref_r, plan_frames(options, video_info(clip), scene_start=1, scene_fps=30.0), options)
+    assert net.locates and sum(seen) == 2 * 45  # the first look at the whole frame, the second at the crop
+
+
 def test_sliding_equals_one_pass_for_any_chunking():
     torch.manual_seed(0)
     conv = torch.nn.Conv1d(1, 1, 5)
