@@ -240,7 +240,7 @@ class ImageAttention(nn.Module):
         q, k, v = split(self.q(x)), split(memory[0]), split(memory[1])
         weights = torch.softmax(q @ k.transpose(-1, -2) / self.head_dim**0.5, -1)  # (B, T, H, J, M)
         out = self.out((weights @ v).transpose(-2, -3).flatten(-2))
-        where = (weights @ token_xy).transpose(-2, -3)  # (B, T, J, H, 2); token_xy (M, 2) or (B, T, 1, M, 2)
+        where = (weights @ token_xy).transpose(-2, -3)  # (B, T, J, H, 2); token_xy (B, T, 1, M, 2)
         return out + self.where(where.flatten(-2)), where[..., 0, :]
 
 
