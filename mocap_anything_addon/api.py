@@ -30,6 +30,7 @@ def capture(
     frame_start: int | None = CaptureOptions.frame_start,
     frame_end: int | None = CaptureOptions.frame_end,
     view: str = CaptureOptions.view,
+    camera_angle: float = CaptureOptions.camera_angle,
     facing: str = CaptureOptions.facing,
     device: str = CaptureOptions.device,
     stride: int = CaptureOptions.stride,
@@ -47,8 +48,9 @@ def capture(
 
     `reference_frame` (default: the current frame) must be keyed with the rig posed as the
     subject is at that frame. `view` is where the camera stood: FRONT, BACK, LEFT or RIGHT
-    of the rig. `facing` REFERENCE keeps the reference's heading (the body's turn about the
-    scene's up), VIDEO takes it from the video too, AUTO takes VIDEO on the person path and
+    of the rig, and `camera_angle` the degrees further round (as FRONT turns to RIGHT) where
+    it stood between those. `facing` REFERENCE keeps the reference's heading (the body's turn
+    about the scene's up), VIDEO takes it from the video too, AUTO takes VIDEO on the person path and
     REFERENCE on the general path. `device` is AUTO (CUDA when torch sees one), CPU or
     CUDA. `mapping` TIME takes for each key the video frame nearest its scene time (from
     `video_start`), FRAME takes video frame n for scene frame n. `subject` is AUTO (the
@@ -66,6 +68,7 @@ def capture(
         stride=stride,
         mapping=mapping,
         view=view,
+        camera_angle=camera_angle,
         facing=facing,
         device=device,
         subject=subject,

@@ -148,6 +148,7 @@ class MOCAP_PT_capture(_Tab, bpy.types.Panel):
         if obj is not None and obj.type == "ARMATURE":
             layout.label(text=reference_text(obj, s, context.scene), icon="KEYFRAME")
         layout.prop(s, "view")
+        layout.prop(s, "camera_angle")
         layout.prop(s, "facing")
         layout.prop(s, "subject")
         if s.subject != "OTHER":

@@ -83,22 +83,31 @@ class Pipeline:
         own_p2r: bool = False,
         smoothing: float = CaptureOptions.smoothing,
         facing: str = CaptureOptions.facing,
+        exact_camera: bool = False,
     ):
         parts = {"video2pose": Network.load(v2p).parts["video2pose"], "pose2rot": Network.load(p2r).parts["pose2rot"]}
         if person is not None:
             theirs = Network.load(person).parts
             parts.update({k: v for k, v in theirs.items() if k == "person2pose" or (own_p2r and k == "person2rot")})
         self.subject = subject or ("PERSON" if person is not None else "OTHER")
-        self.smoothing, self.facing = smoothing, facing
+        self.smoothing, self.facing, self.exact_camera = smoothing, facing, exact_camera
         self.net = Network(parts) if crop else WholeFrame(Network(parts))
 
     def __call__(self, clip: VideoClip) -> CaptureResult:
         """The clip through the one capture pipeline, every frame, told where the camera stood
-        as a user would tell it: the Camera option nearest the clip's camera."""
+        as a user would tell it: the Camera option nearest the clip's camera, and with
+        `exact_camera` the Camera Angle that makes up the rest."""
         info = video_info(clip.video)
-        view = min(VIEWS, key=lambda v: abs((clip.camera_yaw - VIEWS[v] + 180) % 360 - 180))
+        off = {v: (clip.camera_yaw - VIEWS[v] + 180) % 360 - 180 for v in VIEWS}
+        view = min(VIEWS, key=lambda v: abs(off[v]))
         options = CaptureOptions(
-            mapping="FRAME", device="CPU", view=view, facing=self.facing, subject=self.subject, smoothing=self.smoothing
+            mapping="FRAME",
+            device="CPU",
+            view=view,
+            camera_angle=off[view] if self.exact_camera else 0.0,
+            facing=self.facing,
+            subject=self.subject,
+            smoothing=self.smoothing,
         )
         plan = plan_frames(options, info, scene_start=0, scene_fps=info.fps)
         result = capture_video(self.net, clip.video, clip.skeleton, clip.ref_positions, clip.ref_rotations, plan, options)
@@ -211,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the reference pair every row is given: the clip's keyed frame (default), or the rig's rest pose, "
         "as a user who keys no pose of the subject gives it",
     )
+    parser.add_argument(
+        "--exact-camera",
+        action="store_true",
+        help="tell each capture the clip's camera exactly (Camera and Camera Angle), not only the nearest Camera",
+    )
     parser.add_argument("--out", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     checkpoints = [c for pipeline in args.pipeline or [] for c in pipeline]
@@ -236,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     pipelines = {
         name + (f", smoothing {sigma:g}" if sigma else "") + (f", facing {facing}" if len(args.facing) > 1 else ""): Pipeline(
-            *paths, **options, smoothing=sigma, facing=facing
+            *paths, **options, smoothing=sigma, facing=facing, exact_camera=args.exact_camera
         )
         for name, (paths, options) in kinds.items()
         for sigma in args.smoothing

@@ -119,6 +119,17 @@ class CaptureOptions:
         default="FRONT",
         metadata=_option("Camera", "Where the camera stood, relative to the rig's front", str, choices=tuple(VIEWS)),
     )
+    camera_angle: float = field(
+        default=0.0,
+        metadata=_option(
+            "Camera Angle",
+            "Degrees further round than Camera, seen from above the way FRONT turns to RIGHT (a camera between the "
+            "front and the right: FRONT and 45)",
+            float,
+            minimum=-180.0,
+            maximum=180.0,
+        ),
+    )
     facing: str = field(
         default="AUTO",  # what one camera leaves most open (BENCHMARKS.md, "the body keeps the reference's heading")
         metadata=_option(
@@ -584,7 +595,7 @@ def capture_video(
         chunks, video_stages, seen = person_stages(net, skeleton, ref_positions, frames(), K, at=options.person_at)
     else:
         chunks, video_stages, seen = pose_stages(net, skeleton, ref_positions, frames(), K)
-    turn = torch.as_tensor(axis_rotation(2, np.radians([VIEWS[options.view]]))[0])
+    turn = torch.as_tensor(axis_rotation(2, np.radians([VIEWS[options.view] + options.camera_angle]))[0])
     # the person path's own P2R where the person network comes with one (trained on its positions)
     rotation_part = "person2rot" if choice.path == "person" and net.has("person2rot") else "pose2rot"
     pose_fn, pose_halo = net.pose_stage(skeleton, ref_positions, ref_rotations, rotation_part)

@@ -71,6 +71,20 @@ def test_streamed_capture_equals_one_pass(clip, monkeypatch, view, facing, smoot
     assert seen[0].stage == "decoding" and "45 frames" in str(seen[-1])
 
 
+def test_camera_angle_turns_on_from_the_camera_option(clip):
+    net, (sk, ref_p, ref_r) = untrained(), rig()
+
+    def capture(**kwargs):
+        options = CaptureOptions(mapping="FRAME", facing="VIDEO", **kwargs)
+        plan = plan_frames(options, video_info(clip), scene_start=1, scene_fps=30.0)
+        return capture_video(net, clip, sk, ref_p, ref_r, plan, options)
+
+    right, front = capture(view="RIGHT"), capture(view="FRONT")
+    np.testing.assert_allclose(capture(view="FRONT", camera_angle=90.0).rotations, right.rotations, atol=1e-9)
+    np.testing.assert_allclose(capture(view="BACK", camera_angle=-180.0).positions, front.positions, atol=1e-9)
+    assert np.abs(capture(view="FRONT", camera_angle=35.0).positions - front.positions).max() > 1e-3
+
+
 def test_the_encoder_sees_each_frame_once_a_look_whatever_the_chunks(clip, monkeypatch):
     net, (sk, ref_p, ref_r) = untrained(), rig()
     encoder, seen = net.parts["video2pose"].encoder, []
@@ -184,6 +198,7 @@ def test_rig_is_refused_before_any_frame_is_decoded(clip):
         ({"stride": 2.5}, "stride must be a whole number"),
         ({"stride": True}, "stride must be a whole number"),
         ({"view": "ABOVE"}, "view must be one of FRONT"),
+        ({"camera_angle": 200.0}, "camera angle must be between -180.0 and 180.0"),
         ({"mapping": "time"}, "mapping must be one of TIME, FRAME"),
         ({"frame_end": 2_000_000}, "frame end must be between"),
         ({"video_start": -1}, "video start must be between 0"),
